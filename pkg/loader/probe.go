@@ -1,0 +1,146 @@
+package loader
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// prober answers "does this attach point work here?" once per question.
+type prober struct {
+	logf     func(string, ...any)
+	kernel   *btf.Spec
+	btfErr   error
+	btfDone  bool
+	tracefs  string
+	tfErr    error
+	tfDone   bool
+	tpbtfRes map[string]error
+}
+
+func newProber(logf func(string, ...any)) *prober {
+	return &prober{logf: logf, tpbtfRes: map[string]error{}}
+}
+
+func (p *prober) kernelBTF() (*btf.Spec, error) {
+	if !p.btfDone {
+		p.btfDone = true
+		if _, err := os.Stat(VmlinuxBTF); err != nil {
+			p.btfErr = err
+		} else {
+			p.kernel, p.btfErr = btf.LoadKernelSpec()
+		}
+	}
+	return p.kernel, p.btfErr
+}
+
+func (p *prober) tracefsPath() (string, error) {
+	if !p.tfDone {
+		p.tfDone = true
+		p.tracefs, p.tfErr = EnsureTracefs(p.logf)
+	}
+	return p.tracefs, p.tfErr
+}
+
+// choose returns the first alternative of h that this kernel supports, nil
+// for an optional hook with none, or an error naming what is missing.
+func (p *prober) choose(h Hook) (*Choice, error) {
+	var reasons []error
+	for i := range h.Choices {
+		c := h.Choices[i]
+		err := p.supported(c)
+		if err == nil {
+			return &c, nil
+		}
+		// Without tracefs no classic tracepoint can be attached: that is
+		// the user's problem to fix, not a reason to skip a hook.
+		if c.Kind == Tracepoint && p.tfErr != nil {
+			return nil, p.tfErr
+		}
+		p.logf("%s unavailable: %v", c, err)
+		reasons = append(reasons, err)
+	}
+	if h.Optional {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("no attach point available on this kernel (tried %s): %w", joinChoices(h), errors.Join(reasons...))
+}
+
+func (p *prober) supported(c Choice) error {
+	switch c.Kind {
+	case TPBTF:
+		return p.tpBTF(c.Event)
+	case RawTP:
+		return p.rawTP(c.Event)
+	case Tracepoint:
+		dir, err := p.tracefsPath()
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(dir, "events", c.Group, c.Event, "id")); err != nil {
+			return fmt.Errorf("tracepoint %s:%s does not exist on this kernel", c.Group, c.Event)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown attach kind %v", c.Kind)
+}
+
+// tpBTF loads a two-instruction tp_btf program against the event, the only
+// reliable test: the BTF typedef may exist while tracing programs are
+// refused (lockdown, missing JIT support).
+func (p *prober) tpBTF(event string) error {
+	if err, ok := p.tpbtfRes[event]; ok {
+		return err
+	}
+	err := func() error {
+		spec, err := p.kernelBTF()
+		if err != nil {
+			return fmt.Errorf("no kernel BTF: %w", err)
+		}
+		var td *btf.Typedef
+		if err := spec.TypeByName("btf_trace_"+event, &td); err != nil {
+			return fmt.Errorf("tracepoint %s is not in the kernel BTF", event)
+		}
+		prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+			Type:       ebpf.Tracing,
+			AttachType: ebpf.AttachTraceRawTp,
+			AttachTo:   event,
+			License:    "GPL",
+			Instructions: asm.Instructions{
+				asm.Mov.Imm(asm.R0, 0),
+				asm.Return(),
+			},
+		}, ebpf.ProgramOptions{KernelTypes: spec})
+		if err != nil {
+			return fmt.Errorf("tp_btf program refused: %w", err)
+		}
+		prog.Close()
+		return nil
+	}()
+	p.tpbtfRes[event] = err
+	return err
+}
+
+// rawTP checks that a tracepoint of that name exists, from BTF when the
+// kernel has it, else from tracefs when it is mounted; with neither it lets
+// the attach itself decide.
+func (p *prober) rawTP(event string) error {
+	if spec, err := p.kernelBTF(); err == nil {
+		var td *btf.Typedef
+		if err := spec.TypeByName("btf_trace_"+event, &td); err != nil {
+			return fmt.Errorf("tracepoint %s does not exist on this kernel", event)
+		}
+		return nil
+	}
+	if dir, _ := findTracefs(); dir != "" {
+		if m, _ := filepath.Glob(filepath.Join(dir, "events", "*", event)); len(m) == 0 {
+			return fmt.Errorf("tracepoint %s does not exist on this kernel", event)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package output
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+)
+
+// JSON lines are built by hand on the per-event path (encoding/json's
+// reflection costs more than the rest of an event's handling); the helpers
+// below append one field each. Summaries and histograms, printed once per
+// interval, use encoding/json through Line.
+
+// Obj starts an object.
+func Obj(b []byte) []byte { return append(b, '{') }
+
+// End closes an object and the line.
+func End(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == ',' {
+		b = b[:n-1]
+	}
+	return append(b, '}', '\n')
+}
+
+func key(b []byte, k string) []byte {
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"', ':')
+}
+
+// Int appends "k":v,
+func Int(b []byte, k string, v int64) []byte {
+	return append(strconv.AppendInt(key(b, k), v, 10), ',')
+}
+
+// Uint appends "k":v,
+func Uint(b []byte, k string, v uint64) []byte {
+	return append(strconv.AppendUint(key(b, k), v, 10), ',')
+}
+
+// Float appends "k":v, with prec decimals.
+func Float(b []byte, k string, v float64, prec int) []byte {
+	return append(strconv.AppendFloat(key(b, k), v, 'f', prec, 64), ',')
+}
+
+// Bool appends "k":v,
+func Bool(b []byte, k string, v bool) []byte {
+	return append(strconv.AppendBool(key(b, k), v), ',')
+}
+
+// Str appends "k":"v", escaping v as JSON requires. Bytes that are not
+// valid UTF-8 (paths may hold anything) become U+FFFD.
+func Str(b []byte, k string, v []byte) []byte {
+	return append(AppendJSONString(key(b, k), v), ',')
+}
+
+// StrString is Str for a string value.
+func StrString(b []byte, k string, v string) []byte {
+	return Str(b, k, []byte(v))
+}
+
+const hex = "0123456789abcdef"
+
+// AppendJSONString appends s as a quoted JSON string.
+func AppendJSONString(b []byte, s []byte) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20:
+				switch c {
+				case '\n':
+					b = append(b, '\\', 'n')
+				case '\t':
+					b = append(b, '\\', 't')
+				case '\r':
+					b = append(b, '\\', 'r')
+				default:
+					b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+				}
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\ufffd"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}
+
+// Line writes v as one JSON line through w.
+func Line(w *Writer, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	data = append(data, '\n')
+	_, err = w.Write(data)
+	return err
+}
