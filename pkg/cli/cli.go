@@ -102,16 +102,20 @@ func NewApp(t Tool) *ucli.App {
 	if t.Duration {
 		flags = append(flags, durationFlag)
 	}
+	flags = append(flags, genManFlag, genCompletionFlag)
 	argsUsage := ""
 	if t.Histogram {
 		argsUsage = "[interval [count]]"
 	}
+	prose, examples := splitDescription(t.Description)
 	app := &ucli.App{
 		Name:                   t.Name,
 		Usage:                  t.Usage,
-		UsageText:              fmt.Sprintf("%s [options] %s", t.Name, argsUsage),
+		UsageText:              strings.TrimSpace(fmt.Sprintf("%s [options] %s", t.Name, argsUsage)),
 		ArgsUsage:              argsUsage,
-		Description:            t.Description,
+		Description:            prose,
+		Metadata:               map[string]any{"examples": examples},
+		CustomAppHelpTemplate:  helpTemplate,
 		Version:                Version,
 		Flags:                  flags,
 		HideHelpCommand:        true,
@@ -176,6 +180,9 @@ func runAction(t Tool, c *ucli.Context) error {
 		Out:     output.New(os.Stdout),
 		JSON:    c.Bool("json"),
 		Verbose: c.Bool("verbose"),
+	}
+	if done, err := generateDocs(t, c, os.Stdout); done {
+		return err
 	}
 	args := c.Args().Slice()
 	if t.Histogram {
