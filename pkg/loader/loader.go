@@ -128,6 +128,9 @@ func Load(o Options) (*Collection, error) {
 			fmt.Fprintf(o.Log, "%s: "+format+"\n", append([]any{o.Tool}, args...)...)
 		}
 	}
+	if planOut != nil {
+		return nil, plan(o, logf)
+	}
 	if err := CheckPrivileges(); err != nil {
 		return nil, err
 	}
