@@ -102,7 +102,7 @@ func NewApp(t Tool) *ucli.App {
 	if t.Duration {
 		flags = append(flags, durationFlag)
 	}
-	flags = append(flags, genManFlag, genCompletionFlag)
+	flags = append(flags, genManFlag, genCompletionFlag, planFlag)
 	argsUsage := ""
 	if t.Histogram {
 		argsUsage = "[interval [count]]"
@@ -184,6 +184,7 @@ func runAction(t Tool, c *ucli.Context) error {
 	if done, err := generateDocs(t, c, os.Stdout); done {
 		return err
 	}
+	startPlan(c, r.JSON)
 	args := c.Args().Slice()
 	if t.Histogram {
 		var err error
@@ -210,7 +211,7 @@ func runAction(t Tool, c *ucli.Context) error {
 	output.WatchClosed(os.Stdout, func() { cancel(output.ErrClosed) })
 	r.Ctx = ctx
 
-	err := t.Action(r)
+	err := planned(t.Action(r))
 	if err == nil {
 		err = r.Out.Flush()
 	}
