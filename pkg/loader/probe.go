@@ -3,6 +3,7 @@ package loader
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -57,10 +58,14 @@ func (p *prober) choose(h Hook) (*Choice, error) {
 		if err == nil {
 			return &c, nil
 		}
-		// Without tracefs no classic tracepoint can be attached: that is
-		// the user's problem to fix, not a reason to skip a hook.
+		// Without tracefs, or without the right to read it, no classic
+		// tracepoint can be attached: that is the user's problem to fix,
+		// not a reason to skip a hook.
 		if c.Kind == Tracepoint && p.tfErr != nil {
 			return nil, p.tfErr
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, err
 		}
 		p.logf("%s unavailable: %v", c, err)
 		reasons = append(reasons, err)
@@ -83,6 +88,11 @@ func (p *prober) supported(c Choice) error {
 			return err
 		}
 		if _, err := os.Stat(filepath.Join(dir, "events", c.Group, c.Event, "id")); err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				// tracefs is root-only (mode 0700); the event id the
+				// attach needs is read from it.
+				return fmt.Errorf("cannot read tracefs at %s to find tracepoint %s:%s: %w (run as root, or add CAP_DAC_READ_SEARCH to CAP_BPF and CAP_PERFMON)", dir, c.Group, c.Event, err)
+			}
 			return fmt.Errorf("tracepoint %s:%s does not exist on this kernel", c.Group, c.Event)
 		}
 		return nil
