@@ -4,7 +4,9 @@
 #                                    libbpf-dev (bpf_helpers.h and friends)
 #   scripts/install-deps.sh --test   only what the end-to-end tests call, and
 #                                    only when missing: nft, ip, ethtool,
-#                                    losetup
+#                                    losetup, setcap (least-privilege test),
+#                                    groff and man (man pages render), zsh
+#                                    (completion syntax)
 set -euo pipefail
 
 missing=()
@@ -17,6 +19,10 @@ if [ "${1:-}" = "--test" ]; then
 	need ip iproute2
 	need ethtool ethtool
 	need losetup mount
+	need setcap libcap2-bin
+	need groff groff-base
+	need man man-db
+	need zsh zsh
 else
 	need clang clang
 	need llvm-strip llvm

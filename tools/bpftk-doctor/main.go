@@ -77,12 +77,15 @@ func run(r *cli.Run) error {
 	r.Out.WriteString("\n")
 	rows = rows[:0]
 	for _, t := range rep.Tools {
-		rows = append(rows, []string{t.Tool, t.Status, t.Attach, t.Note})
+		needs := strings.Join(t.Needs, ",")
+		needs = strings.ReplaceAll(needs, "CAP_", "")
+		rows = append(rows, []string{t.Tool, t.Status, t.Attach, needs, t.Note})
 	}
 	if len(rows) == 0 {
-		rows = append(rows, []string{"(none found)", "", "", ""})
+		rows = append(rows, []string{"(none found)", "", "", "", ""})
 	}
-	if err := output.WriteTable(r.Out, []string{"TOOL", "RUNS HERE", "ATTACH", "NOTE"}, rows); err != nil {
+	// NON-ROOT NEEDS: the capabilities (CAP_ dropped) for setcap.
+	if err := output.WriteTable(r.Out, []string{"TOOL", "RUNS HERE", "ATTACH", "NON-ROOT NEEDS", "NOTE"}, rows); err != nil {
 		return err
 	}
 	if r.Verbose {

@@ -23,12 +23,14 @@ const toolPkgPrefix = "github.com/bpftk/bpftk/tools/"
 
 // ToolReport is one row of the tools report.
 type ToolReport struct {
-	Tool   string       `json:"tool"`
-	Status string       `json:"status"` // "yes", "no", "not installed", "unknown (...)"
-	Path   string       `json:"path,omitempty"`
-	Attach string       `json:"attach,omitempty"` // summary of the chosen attach points
-	Note   string       `json:"note,omitempty"`
-	Plan   *loader.Plan `json:"plan,omitempty"`
+	Tool   string `json:"tool"`
+	Status string `json:"status"` // "yes", "no", "not installed", "unknown (...)"
+	Path   string `json:"path,omitempty"`
+	Attach string `json:"attach,omitempty"` // summary of the chosen attach points
+	// Needs: the capabilities a non-root user needs for this plan.
+	Needs []string     `json:"needs,omitempty"`
+	Note  string       `json:"note,omitempty"`
+	Plan  *loader.Plan `json:"plan,omitempty"`
 }
 
 // bpftkTool returns the tool name when path is a bpftk tool binary.
@@ -117,6 +119,7 @@ func toolReport(selfDir, name string) ToolReport {
 	}
 	r.Plan = pl
 	r.Attach = attachSummary(pl)
+	r.Needs = needs(pl)
 	switch {
 	case pl.Runnable:
 		r.Status = yes
@@ -182,4 +185,24 @@ func attachSummary(pl *loader.Plan) string {
 		s += fmt.Sprintf(" (%d optional skipped)", skipped)
 	}
 	return strings.TrimSpace(s)
+}
+
+// needs lists the capabilities a non-root user must hold to run the plan:
+// CAP_BPF and CAP_PERFMON to load and attach, plus CAP_DAC_READ_SEARCH when
+// a classic tracepoint is used, as its id is read from tracefs (mode 0700).
+// tp_btf and raw_tp attach by name and need nothing more.
+func needs(pl *loader.Plan) []string {
+	caps := []string{"CAP_BPF", "CAP_PERFMON"}
+	for _, h := range pl.Hooks {
+		kind := h.Kind
+		if kind == "" && h.Error != "" && len(h.Choices) > 0 {
+			// Undecided for lack of privilege: the last alternative is
+			// where the loader ends up when nothing better works.
+			kind = strings.SplitN(h.Choices[len(h.Choices)-1], "/", 2)[0]
+		}
+		if kind == "tracepoint" {
+			return append(caps, "CAP_DAC_READ_SEARCH")
+		}
+	}
+	return caps
 }
