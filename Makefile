@@ -53,13 +53,17 @@ export CGO_ENABLED := 0
 export GOARCH
 
 .PHONY: all build host-tools generate test test-deps bench docs man completion \
-	install uninstall check-reproducible clean
+	install uninstall check-reproducible clean $(TOOLS:%=$(BINDIR)/%)
 
 all: build
 
 build:
 	@mkdir -p $(BINDIR)
 	$(GO) build $(GOFLAGS_BUILD) -o $(BINDIR)/ $(TOOLS:%=./tools/%)
+
+# One tool: make bin/opensnoop
+$(TOOLS:%=$(BINDIR)/%):
+	$(GO) build $(GOFLAGS_BUILD) -o $@ ./tools/$(notdir $@)
 
 # Host binaries to generate documentation from (the build's own when native).
 host-tools:
