@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -332,13 +333,60 @@ func (p *prober) fentry() (string, string) {
 }
 
 func (p *prober) uprobe() (string, string) {
-	if pmu("uprobe") {
-		return yes, "uprobe PMU registered"
+	if !pmu("uprobe") {
+		if _, err := os.Stat(loader.DefaultTracefs + "/uprobe_events"); err != nil {
+			return no, "no uprobe PMU and no uprobe_events (kernel built without CONFIG_UPROBE_EVENTS)"
+		}
 	}
-	if _, err := os.Stat(loader.DefaultTracefs + "/uprobe_events"); err == nil {
-		return yes, "uprobe_events in tracefs"
+	if !p.canBPF() {
+		return unknown(needsBPF), "the kernel has uprobe events"
 	}
-	return no, "no uprobe PMU (kernel built without CONFIG_UPROBE_EVENTS)"
+	// The kernel refuses uprobe perf events to CAP_PERFMON alone (EACCES,
+	// seen on 6.18): they need CAP_SYS_ADMIN.
+	if !p.has(capSysAdmin) {
+		return unknown("needs CAP_SYS_ADMIN"), "the kernel has uprobe events; creating one needs CAP_SYS_ADMIN"
+	}
+	// Probe this binary's entry point, which has run already: the probe
+	// is attached and detached without ever firing. The binary is
+	// stripped, so the address is computed from the ELF headers.
+	self, err := os.Executable()
+	if err != nil {
+		return unknown(err.Error()), ""
+	}
+	off, err := entryOffset(self)
+	if err != nil {
+		return unknown(err.Error()), ""
+	}
+	ex, err := link.OpenExecutable(self)
+	if err != nil {
+		return unknown(err.Error()), ""
+	}
+	prog, err := p.load(&ebpf.ProgramSpec{Type: ebpf.Kprobe})
+	if err != nil {
+		return p.verdict(err, "")
+	}
+	defer prog.Close()
+	l, err := ex.Uprobe("", prog, &link.UprobeOptions{Address: off, PID: os.Getpid()})
+	if err != nil {
+		return p.verdict(err, "")
+	}
+	l.Close()
+	return yes, "attached to this binary's entry point"
+}
+
+// entryOffset returns the file offset of an ELF file's entry point.
+func entryOffset(path string) (uint64, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	for _, pr := range f.Progs {
+		if pr.Type == elf.PT_LOAD && pr.Flags&elf.PF_X != 0 && f.Entry >= pr.Vaddr && f.Entry < pr.Vaddr+pr.Memsz {
+			return f.Entry - pr.Vaddr + pr.Off, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: entry point not in an executable segment", path)
 }
 
 func (p *prober) perfEvent() (string, string) {
