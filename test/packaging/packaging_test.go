@@ -228,17 +228,28 @@ func TestManPages(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
 			t.Errorf("groff %s: %v\n%s", page, err, out)
 		}
-		cmd = exec.Command("man", "-l", page)
-		cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=100", "LANG=C.UTF-8")
+		// The text a reader sees, formatting stripped.
+		cmd = exec.Command("groff", "-man", "-Tutf8", "-P-cbou", page)
+		cmd.Env = append(os.Environ(), "LANG=C.UTF-8")
 		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("man -l %s: %v", page, err)
+			t.Fatalf("groff %s: %v", page, err)
 		}
-		text := string(out)
-		for _, want := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXAMPLES", "EXIT STATUS", tool} {
+		text := strings.Join(strings.Fields(string(out)), " ") // justification adds blanks
+		for _, want := range []string{"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXAMPLES", "EXIT STATUS", tool + " - "} {
 			if !strings.Contains(text, want) {
-				t.Errorf("%s.8 rendered lacks %q", tool, want)
+				t.Errorf("%s.8 rendered lacks %q:\n%s", tool, want, text)
 			}
+		}
+		// And through man(1), as a user reads it (minimized container
+		// images replace man with a stub that says so).
+		cmd = exec.Command("man", "-l", page)
+		cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=100", "LANG=C.UTF-8")
+		mout, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("man -l %s: %v\n%s", page, err, mout)
+		} else if m := strings.Join(strings.Fields(string(mout)), " "); !strings.Contains(m, "minimized") && !strings.Contains(m, tool+" - ") {
+			t.Errorf("man -l %s does not show the NAME line:\n%s", page, mout)
 		}
 		help := run(t, filepath.Join(root, "usr/sbin", tool), "--help")
 		for _, f := range helpFlags(help) {
