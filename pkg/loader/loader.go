@@ -26,6 +26,11 @@ const (
 	// Tracepoint is a classic tracepoint (SEC("tracepoint/group/event")):
 	// resolved through tracefs, stable argument layout.
 	Tracepoint
+	// FEntry is a BTF-typed function entry probe (SEC("fentry/func")): an
+	// optional extra for kernel functions no tracepoint covers. Many
+	// kernels refuse it (no trampoline support on the arch, lockdown), so
+	// tools use it only where a feature is otherwise impossible.
+	FEntry
 )
 
 func (k Kind) String() string {
@@ -36,6 +41,8 @@ func (k Kind) String() string {
 		return "raw_tp"
 	case Tracepoint:
 		return "tracepoint"
+	case FEntry:
+		return "fentry"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }
@@ -46,7 +53,7 @@ type Choice struct {
 	Program string // program name in the collection spec
 	Kind    Kind
 	Group   string // tracepoint group (e.g. "syscalls"); Tracepoint only
-	Event   string // tracepoint name (e.g. "sys_enter_openat", "sched_switch")
+	Event   string // tracepoint name (e.g. "sys_enter_openat", "sched_switch"); function for FEntry
 }
 
 func (c Choice) String() string {
@@ -239,6 +246,8 @@ func attach(ch Choice, prog *ebpf.Program) (link.Link, error) {
 		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: ch.Event, Program: prog})
 	case Tracepoint:
 		return link.Tracepoint(ch.Group, ch.Event, prog, nil)
+	case FEntry:
+		return link.AttachTracing(link.TracingOptions{Program: prog, AttachType: ebpf.AttachTraceFEntry})
 	}
 	return nil, fmt.Errorf("unknown attach kind %v", ch.Kind)
 }

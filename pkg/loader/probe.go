@@ -82,6 +82,8 @@ func (p *prober) supported(c Choice) error {
 		return p.tpBTF(c.Event)
 	case RawTP:
 		return p.rawTP(c.Event)
+	case FEntry:
+		return p.fentry(c.Event)
 	case Tracepoint:
 		dir, err := p.tracefsPath()
 		if err != nil {
@@ -107,33 +109,47 @@ func (p *prober) tpBTF(event string) error {
 	if err, ok := p.tpbtfRes[event]; ok {
 		return err
 	}
-	err := func() error {
-		spec, err := p.kernelBTF()
-		if err != nil {
-			return fmt.Errorf("no kernel BTF: %w", err)
-		}
-		var td *btf.Typedef
-		if err := spec.TypeByName("btf_trace_"+event, &td); err != nil {
-			return fmt.Errorf("tracepoint %s is not in the kernel BTF", event)
-		}
-		prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
-			Type:       ebpf.Tracing,
-			AttachType: ebpf.AttachTraceRawTp,
-			AttachTo:   event,
-			License:    "GPL",
-			Instructions: asm.Instructions{
-				asm.Mov.Imm(asm.R0, 0),
-				asm.Return(),
-			},
-		}, ebpf.ProgramOptions{KernelTypes: spec})
-		if err != nil {
-			return fmt.Errorf("tp_btf program refused: %w", err)
-		}
-		prog.Close()
-		return nil
-	}()
+	err := p.tracing(TPBTF, event, "btf_trace_"+event, "tracepoint")
 	p.tpbtfRes[event] = err
 	return err
+}
+
+// fentry loads a two-instruction fentry program against the function: the
+// kernel refuses fentry outright on some architectures and configurations
+// even where BTF names the function.
+func (p *prober) fentry(fn string) error {
+	return p.tracing(FEntry, fn, fn, "kernel function")
+}
+
+// tracing loads an empty BTF tracing program of that kind (tp_btf or fentry)
+// against target, after checking that typeName is in the kernel BTF.
+func (p *prober) tracing(kind Kind, target, typeName, what string) error {
+	at := ebpf.AttachTraceRawTp
+	if kind == FEntry {
+		at = ebpf.AttachTraceFEntry
+	}
+	spec, err := p.kernelBTF()
+	if err != nil {
+		return fmt.Errorf("no kernel BTF: %w", err)
+	}
+	if _, err := spec.AnyTypeByName(typeName); err != nil {
+		return fmt.Errorf("%s %s is not in the kernel BTF", what, target)
+	}
+	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+		Type:       ebpf.Tracing,
+		AttachType: at,
+		AttachTo:   target,
+		License:    "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	}, ebpf.ProgramOptions{KernelTypes: spec})
+	if err != nil {
+		return fmt.Errorf("%s program refused: %w", kind, err)
+	}
+	prog.Close()
+	return nil
 }
 
 // rawTP checks that a tracepoint of that name exists, from BTF when the
