@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/rlimit"
 )
 
 // prober answers "does this attach point work here?" once per question.
@@ -169,4 +170,16 @@ func (p *prober) rawTP(event string) error {
 		}
 	}
 	return nil
+}
+
+// Probe reports whether this kernel supports one attach point, with the
+// reason when it does not. Tools use it to explain a mode that cannot work
+// here before they load anything.
+func Probe(c Choice) error {
+	// As in Load: without this, old kernels refuse the probe program for
+	// lack of locked memory, which is not the answer asked for.
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("raise RLIMIT_MEMLOCK: %w", err)
+	}
+	return newProber(func(string, ...any) {}).supported(c)
 }

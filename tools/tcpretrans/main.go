@@ -1,0 +1,417 @@
+// tcpretrans traces TCP retransmits system-wide: one line per retransmitted
+// segment with the flow and its state, or (-c) a count per flow.
+package main
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bpftk/bpftk/pkg/cli"
+	"github.com/bpftk/bpftk/pkg/kernel"
+	"github.com/bpftk/bpftk/pkg/loader"
+	"github.com/bpftk/bpftk/pkg/output"
+	"github.com/bpftk/bpftk/pkg/ringbuf"
+	"github.com/cilium/ebpf"
+	ucli "github.com/urfave/cli/v2"
+)
+
+const description = `Trace TCP retransmits: one line per retransmitted segment, with the local and
+remote address and port and the TCP state. Only retransmits that were sent are
+shown (the ones the kernel's TcpRetransSegs counter counts); newer kernels also
+report failed attempts through the tracepoint, and those are skipped.
+
+Attach points: tracepoint tcp:tcp_retransmit_skb (IPv4 and IPv6). With -l,
+also fentry on tcp_send_loss_probe, because tail loss probes have no
+tracepoint; on kernels that refuse fentry, -l fails with an error saying so.
+(A loss probe that re-sends the last segment goes through the retransmit path
+and is shown as R even without -l.)
+
+PID is the task that was on the CPU, usually 0: retransmits are sent from
+timers and softirqs, not by the process that owns the socket.
+
+Count mode (-c) counts per flow in the kernel and prints a table on exit, or
+every interval with [interval] [count]. Flows that did not fit in the kernel's
+table (10240 flows) are counted and reported.
+
+Examples:
+   tcpretrans            # trace TCP retransmits
+   tcpretrans -l         # also trace tail loss probe attempts
+   tcpretrans -c         # count retransmits per flow, print at Ctrl-C
+   tcpretrans -c 10      # ... and every 10 seconds
+   tcpretrans -4         # trace IPv4 only
+   tcpretrans -6         # trace IPv6 only
+   tcpretrans -d 60      # trace for 60 seconds only
+   tcpretrans --json     # machine-readable events`
+
+func main() {
+	cli.Main(cli.Tool{
+		Name:        "tcpretrans",
+		Usage:       "trace TCP retransmits",
+		Description: description,
+		Duration:    true,
+		Histogram:   true, // [interval] [count], for -c
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "lossprobe", Aliases: []string{"l"}, Usage: "also trace tail loss probe attempts (needs fentry)"},
+			&ucli.BoolFlag{Name: "count", Aliases: []string{"c"}, Usage: "count retransmits per flow instead of tracing each"},
+			&ucli.BoolFlag{Name: "ipv4", Aliases: []string{"4"}, Usage: "trace IPv4 only"},
+			&ucli.BoolFlag{Name: "ipv6", Aliases: []string{"6"}, Usage: "trace IPv6 only"},
+		},
+		Action: run,
+	})
+}
+
+const (
+	afInet  = 2
+	afInet6 = 10
+
+	typeRetrans = 1
+	typeTLP     = 2
+)
+
+// ringSize: retransmits are rare next to opens; 1 MiB holds ~14,000 events.
+const ringSize = 1 << 20
+
+var retransHook = loader.Hook{Choices: []loader.Choice{{
+	Program: "handle_retransmit", Kind: loader.Tracepoint, Group: "tcp", Event: "tcp_retransmit_skb",
+}}}
+
+var tlpChoice = loader.Choice{Program: "handle_tlp", Kind: loader.FEntry, Event: "tcp_send_loss_probe"}
+
+func run(r *cli.Run) error {
+	if r.Bool("ipv4") && r.Bool("ipv6") {
+		return cli.Usagef("-4 and -6 are mutually exclusive")
+	}
+	count := r.Bool("count")
+	if !count && r.Interval > 0 {
+		return cli.Usagef("an interval only applies to count mode (-c)")
+	}
+	family := uint16(0)
+	if r.Bool("ipv4") {
+		family = afInet
+	} else if r.Bool("ipv6") {
+		family = afInet6
+	}
+	hooks := []loader.Hook{retransHook}
+	if r.Bool("lossprobe") {
+		if err := loader.CheckPrivileges(); err != nil {
+			return err
+		}
+		if err := loader.Probe(tlpChoice); err != nil {
+			return fmt.Errorf("-l: tail loss probes have no tracepoint and need fentry on tcp_send_loss_probe, which this kernel refuses (%v); run without -l", err)
+		}
+		hooks = append(hooks, loader.Hook{Choices: []loader.Choice{tlpChoice}})
+	}
+
+	spec, err := loadTcpretrans()
+	if err != nil {
+		return fmt.Errorf("read BPF object: %w", err)
+	}
+	coll, err := loader.Load(loader.Options{
+		Tool:  r.Tool,
+		Spec:  spec,
+		Hooks: hooks,
+		Const: map[string]any{
+			"targ_family":  family,
+			"count_mode":   count,
+			"wakeup_bytes": uint64(ringSize / 4),
+		},
+		Sizes:   map[string]uint32{"events": ringSize},
+		NeedBTF: true,
+		Log:     r.LoaderLog(),
+	})
+	if err != nil {
+		return err
+	}
+	defer coll.Close()
+
+	if count {
+		return runCount(r, coll)
+	}
+	return runEvents(r, coll)
+}
+
+func runEvents(r *cli.Run, coll *loader.Collection) error {
+	rd, err := ringbuf.Open[tcpretransEvent](coll.Map("events"), coll.Map("lost_events"))
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+
+	out := r.Out
+	if !r.JSON {
+		out.WriteString("Tracing retransmits ... Hit Ctrl-C to end\n")
+		out.WriteString(header)
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	err = rd.Run(r.Ctx, ringbuf.Handlers[tcpretransEvent]{
+		Event: func(e *tcpretransEvent) error {
+			out.Buf = formatEvent(out.Buf[:0], e, time.Now(), r.JSON)
+			_, err := out.Write(out.Buf)
+			return err
+		},
+		Batch:  out.Flush,
+		Detach: coll.Detach,
+	})
+	if err != nil {
+		return err
+	}
+	lost, err := rd.Lost()
+	if err != nil {
+		return err
+	}
+	if r.JSON {
+		return output.Line(out, summary{Summary: summaryBody{Events: rd.Events, LostEvents: lost}})
+	}
+	if lost > 0 {
+		out.Flush()
+		r.Warnf("lost %d events: the ring buffer was full (the reader could not keep up)", lost)
+	}
+	return nil
+}
+
+type summary struct {
+	Summary summaryBody `json:"summary"`
+}
+
+type summaryBody struct {
+	Events     uint64 `json:"events"`
+	LostEvents uint64 `json:"lost_events"`
+}
+
+const header = "TIME     PID     IP LADDR:LPORT          T> RADDR:RPORT          STATE\n"
+
+// formatEvent appends one event as BCC's line or as a JSON object.
+func formatEvent(b []byte, e *tcpretransEvent, now time.Time, asJSON bool) []byte {
+	typ := byte('R')
+	if e.Type == typeTLP {
+		typ = 'L'
+	}
+	ip := 4
+	if e.Family == afInet6 {
+		ip = 6
+	}
+	state := kernel.TCPStateName(int(e.State))
+	if asJSON {
+		b = output.Obj(b)
+		b = output.StrString(b, "time", now.Format(time.RFC3339Nano))
+		b = output.Uint(b, "pid", uint64(e.Pid))
+		b = output.Int(b, "ip", int64(ip))
+		b = append(b, `,"laddr":"`...)
+		b = appendAddr(b, e.Family, &e.Saddr)
+		b = append(b, '"')
+		b = output.Uint(b, "lport", uint64(e.Sport))
+		b = append(b, `,"raddr":"`...)
+		b = appendAddr(b, e.Family, &e.Daddr)
+		b = append(b, '"')
+		b = output.Uint(b, "rport", uint64(e.Dport))
+		b = output.StrString(b, "type", string(typ))
+		b = output.StrString(b, "state", state)
+		return output.End(b)
+	}
+	b = now.AppendFormat(b, "15:04:05")
+	b = append(b, ' ')
+	b = output.UintLeft(b, uint64(e.Pid), 7)
+	b = append(b, ' ')
+	b = output.IntLeft(b, int64(ip), 2)
+	b = append(b, ' ')
+	mark := len(b)
+	b = appendEndpoint(b, e.Family, &e.Saddr, e.Sport)
+	b = pad(b, mark, 20)
+	b = append(b, ' ', typ, '>', ' ')
+	mark = len(b)
+	b = appendEndpoint(b, e.Family, &e.Daddr, e.Dport)
+	b = pad(b, mark, 20)
+	b = append(b, ' ')
+	b = append(b, state...)
+	return append(b, '\n')
+}
+
+// pad fills b with spaces so that what was appended since mark is width wide.
+func pad(b []byte, mark, width int) []byte {
+	for n := len(b) - mark; n < width; n++ {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+func addr(family uint16, a *[16]uint8) netip.Addr {
+	if family == afInet {
+		return netip.AddrFrom4([4]byte(a[:4]))
+	}
+	return netip.AddrFrom16(*a)
+}
+
+func appendAddr(b []byte, family uint16, a *[16]uint8) []byte {
+	return addr(family, a).AppendTo(b)
+}
+
+// appendEndpoint appends addr:port as BCC prints it (IPv6 without brackets).
+func appendEndpoint(b []byte, family uint16, a *[16]uint8, port uint16) []byte {
+	b = appendAddr(b, family, a)
+	b = append(b, ':')
+	return strconv.AppendUint(b, uint64(port), 10)
+}
+
+// runCount prints the per-flow counts every interval (clearing them) or
+// once at the end.
+func runCount(r *cli.Run, coll *loader.Collection) error {
+	if !r.JSON {
+		fmt.Fprintln(r.Out, "Tracing retransmits ... Hit Ctrl-C to end")
+		if err := r.Out.Flush(); err != nil {
+			return err
+		}
+	}
+	counts := coll.Map("counts")
+	var tick <-chan time.Time
+	if r.Interval > 0 {
+		t := time.NewTicker(r.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for printed := 0; ; {
+		select {
+		case <-r.Ctx.Done():
+			coll.Detach()
+			if r.Interval > 0 && printed > 0 && errors.Is(r.Ended(), output.ErrClosed) {
+				return nil
+			}
+			return printCounts(r, counts, coll.Map("count_dropped"))
+		case <-tick:
+			if err := printCounts(r, counts, coll.Map("count_dropped")); err != nil {
+				return err
+			}
+			printed++
+			if r.Count > 0 && printed >= r.Count {
+				return nil
+			}
+		}
+	}
+}
+
+type flowCount struct {
+	flow  tcpretransFlow
+	count uint64
+}
+
+// readCounts takes the per-flow counts out of the map, deleting each one it
+// read so the next interval starts from zero without losing increments made
+// in between (a delete after a bulk read would).
+func readCounts(m *ebpf.Map) ([]flowCount, error) {
+	var keys []tcpretransFlow
+	var key tcpretransFlow
+	var n uint64
+	it := m.Iterate()
+	for it.Next(&key, &n) {
+		keys = append(keys, key)
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("read counts: %w", err)
+	}
+	flows := make([]flowCount, 0, len(keys))
+	for _, k := range keys {
+		var v uint64
+		if err := m.LookupAndDelete(&k, &v); err != nil {
+			if errors.Is(err, ebpf.ErrKeyNotExist) {
+				continue
+			}
+			// Hash maps before 5.14 cannot lookup-and-delete: read,
+			// then delete, accepting the tiny window in between.
+			if err := m.Lookup(&k, &v); err != nil {
+				continue
+			}
+			m.Delete(&k)
+		}
+		flows = append(flows, flowCount{k, v})
+	}
+	// Most retransmits first; IPv4 before IPv6 on a tie, then by address,
+	// so the order is stable.
+	slices.SortFunc(flows, func(a, b flowCount) int {
+		if c := cmp.Compare(b.count, a.count); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.flow.Family, b.flow.Family); c != 0 {
+			return c
+		}
+		return addr(a.flow.Family, &a.flow.Saddr).Compare(addr(b.flow.Family, &b.flow.Saddr))
+	})
+	return flows, nil
+}
+
+func printCounts(r *cli.Run, counts, dropped *ebpf.Map) error {
+	flows, err := readCounts(counts)
+	if err != nil {
+		return err
+	}
+	nDropped, err := ringbuf.SumPerCPU(dropped)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if r.JSON {
+		return output.Line(r.Out, countReport(flows, nDropped, now))
+	}
+	rows := make([][]string, 0, len(flows))
+	for _, f := range flows {
+		rows = append(rows, []string{
+			string(appendEndpoint(nil, f.flow.Family, &f.flow.Saddr, f.flow.Sport)),
+			string(appendEndpoint(nil, f.flow.Family, &f.flow.Daddr, f.flow.Dport)),
+			strconv.FormatUint(f.count, 10),
+		})
+	}
+	fmt.Fprintln(r.Out)
+	if r.Interval > 0 {
+		fmt.Fprintln(r.Out, now.Format("15:04:05"))
+	}
+	if err := output.WriteTable(r.Out, []string{"LADDR:LPORT", "RADDR:RPORT", "RETRANSMITS"}, rows, 2); err != nil {
+		return err
+	}
+	if nDropped > 0 {
+		r.Out.Flush()
+		fmt.Fprintf(os.Stderr, "%s: %d retransmits not counted: the flow table (10240 flows) was full\n", r.Tool, nDropped)
+	}
+	return r.Out.Flush()
+}
+
+type jsonFlow struct {
+	IP          int    `json:"ip"`
+	Laddr       string `json:"laddr"`
+	Lport       uint16 `json:"lport"`
+	Raddr       string `json:"raddr"`
+	Rport       uint16 `json:"rport"`
+	Retransmits uint64 `json:"retransmits"`
+}
+
+type jsonCounts struct {
+	Time         string     `json:"time"`
+	Flows        []jsonFlow `json:"flows"`
+	Total        uint64     `json:"total"`
+	CountDropped uint64     `json:"count_dropped"`
+}
+
+func countReport(flows []flowCount, dropped uint64, now time.Time) jsonCounts {
+	rep := jsonCounts{Time: now.Format(time.RFC3339Nano), Flows: []jsonFlow{}, CountDropped: dropped}
+	for _, f := range flows {
+		ip := 4
+		if f.flow.Family == afInet6 {
+			ip = 6
+		}
+		rep.Flows = append(rep.Flows, jsonFlow{
+			IP:          ip,
+			Laddr:       addr(f.flow.Family, &f.flow.Saddr).String(),
+			Lport:       f.flow.Sport,
+			Raddr:       addr(f.flow.Family, &f.flow.Daddr).String(),
+			Rport:       f.flow.Dport,
+			Retransmits: f.count,
+		})
+		rep.Total += f.count
+	}
+	return rep
+}
