@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // prober answers "does this attach point work here?" once per question.
@@ -147,6 +148,11 @@ func (p *prober) tracing(kind Kind, target, typeName, what string) error {
 		},
 	}, ebpf.ProgramOptions{KernelTypes: spec})
 	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			// cilium/ebpf appends a memlock hint to EPERM, but memlock is
+			// already raised here: the kernel itself says no.
+			err = unix.EPERM
+		}
 		return fmt.Errorf("%s program refused: %w", kind, err)
 	}
 	prog.Close()
