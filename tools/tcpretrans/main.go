@@ -201,7 +201,9 @@ func formatEvent(b []byte, e *tcpretransEvent, now time.Time, asJSON bool) []byt
 	state := kernel.TCPStateName(int(e.State))
 	if asJSON {
 		b = output.Obj(b)
-		b = output.StrString(b, "time", now.Format(time.RFC3339Nano))
+		b = append(b, `"time":"`...)
+		b = now.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"', ',')
 		b = output.Uint(b, "pid", uint64(e.Pid))
 		b = output.Int(b, "ip", int64(ip))
 		b = append(b, `"laddr":"`...)
