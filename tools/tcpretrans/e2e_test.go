@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -19,35 +18,44 @@ import (
 // and gso_max_segs 1, so every retransmitted skb is exactly one segment and
 // the kernel's TcpRetransSegs counts what the tracepoint reports one to one.
 type lossyLink struct {
-	a, b   *testutil.NetNS
-	ln     net.Listener
-	port   int
-	sender string
-	recv   string
+	a, b    *testutil.NetNS
+	ln      net.Listener
+	port    int
+	network string // tcp4 or tcp6: the family the test flow uses
+	sender  string
+	recv    string
 }
 
-func newLossyLink(t *testing.T) *lossyLink {
+// newLossyLink sets up the link; the test flow uses IPv4, or IPv6 when
+// network is "tcp6".
+func newLossyLink(t *testing.T, network ...string) *lossyLink {
 	t.Helper()
 	id := strconv.Itoa(os.Getpid() % 100000)
 	l := &lossyLink{
-		a:      testutil.NewNetNS(t, "bpftk-rt-a-"+id),
-		b:      testutil.NewNetNS(t, "bpftk-rt-b-"+id),
-		sender: "10.213.0.1",
-		recv:   "10.213.0.2",
+		a:       testutil.NewNetNS(t, "bpftk-rt-a-"+id),
+		b:       testutil.NewNetNS(t, "bpftk-rt-b-"+id),
+		network: "tcp4",
+		sender:  "10.213.0.1",
+		recv:    "10.213.0.2",
+	}
+	if len(network) > 0 && network[0] == "tcp6" {
+		l.network, l.sender, l.recv = "tcp6", "fd00:213::1", "fd00:213::2"
 	}
 	va, vb := "rta"+id, "rtb"+id
 	testutil.MustRun(t, "ip", "link", "add", va, "netns", l.a.Name, "type", "veth", "peer", "name", vb, "netns", l.b.Name)
 	for _, side := range []struct {
-		ns   *testutil.NetNS
-		dev  string
-		addr string
-	}{{l.a, va, l.sender}, {l.b, vb, l.recv}} {
+		ns    *testutil.NetNS
+		dev   string
+		addr  string
+		addr6 string
+	}{{l.a, va, "10.213.0.1", "fd00:213::1"}, {l.b, vb, "10.213.0.2", "fd00:213::2"}} {
 		side.ns.Exec(t, "ip", "addr", "add", side.addr+"/24", "dev", side.dev)
+		side.ns.Exec(t, "ip", "-6", "addr", "add", side.addr6+"/64", "dev", side.dev, "nodad")
 		side.ns.Exec(t, "ip", "link", "set", side.dev, "gso_max_segs", "1", "up")
 		side.ns.Exec(t, "ethtool", "-K", side.dev, "tso", "off", "gso", "off", "gro", "off")
 	}
 	err := l.b.Do(func() error {
-		ln, err := net.Listen("tcp4", l.recv+":0")
+		ln, err := net.Listen(l.network, net.JoinHostPort(l.recv, "0"))
 		l.ln = ln
 		return err
 	})
@@ -92,7 +100,7 @@ func (l *lossyLink) transfer(t *testing.T, n int64) {
 	var conn net.Conn
 	err := l.a.Do(func() error {
 		var err error
-		conn, err = net.DialTimeout("tcp4", fmt.Sprintf("%s:%d", l.recv, l.port), 10*time.Second)
+		conn, err = net.DialTimeout(l.network, net.JoinHostPort(l.recv, strconv.Itoa(l.port)), 10*time.Second)
 		return err
 	})
 	if err != nil {
@@ -163,7 +171,11 @@ const transferBytes = 8 << 20
 // runLossy drives one lossy transfer while tcpretrans runs with args and
 // returns the tool's result and the sender's TcpRetransSegs delta.
 func runLossy(t *testing.T, bin string, args ...string) (testutil.Result, *lossyLink, uint64) {
-	l := newLossyLink(t)
+	return runLossyNet(t, "tcp4", bin, args...)
+}
+
+func runLossyNet(t *testing.T, network, bin string, args ...string) (testutil.Result, *lossyLink, uint64) {
+	l := newLossyLink(t, network)
 	l.dropPercent(t, 3)
 	before := l.sentRetrans(t)
 	p := testutil.Start(t, bin, args...)
@@ -180,15 +192,33 @@ func runLossy(t *testing.T, bin string, args ...string) (testutil.Result, *lossy
 func TestEventsMatchRetransSegs(t *testing.T) {
 	testutil.RequireBPF(t)
 	bin := testutil.BuildTool(t, "tcpretrans")
-	res, l, want := runLossy(t, bin, "--json")
-	if want == 0 {
-		t.Fatal("the lossy transfer caused no retransmits (TcpRetransSegs did not move); the test proves nothing")
+	t.Run("ipv4", func(t *testing.T) { checkEvents(t, bin, "tcp4", 4, "--json") })
+	t.Run("ipv6", func(t *testing.T) { checkEvents(t, bin, "tcp6", 6, "--json") })
+	t.Run("ipv6 with -6", func(t *testing.T) { checkEvents(t, bin, "tcp6", 6, "--json", "-6") })
+}
+
+// TestFamilyFilter: with -6 an IPv4 flow's retransmits are not reported
+// (and the other way round), although the kernel retransmitted.
+func TestFamilyFilter(t *testing.T) {
+	testutil.RequireBPF(t)
+	bin := testutil.BuildTool(t, "tcpretrans")
+	for _, c := range []struct{ network, flag string }{{"tcp4", "-6"}, {"tcp6", "-4"}} {
+		res, l, want := runLossyNet(t, c.network, bin, "--json", c.flag)
+		if want == 0 {
+			t.Fatalf("%s: no retransmits to filter", c.network)
+		}
+		if n := countFlow(t, res, l, 0); n != 0 {
+			t.Errorf("%s %s: %d retransmits of the excluded family reported", c.network, c.flag, n)
+		}
 	}
+}
+
+// countFlow counts the JSON events of the test flow, checking their fields.
+func countFlow(t *testing.T, res testutil.Result, l *lossyLink, ip int) uint64 {
+	t.Helper()
 	var got uint64
-	var summary bool
 	for _, line := range res.Lines() {
 		if strings.HasPrefix(line, `{"summary"`) {
-			summary = true
 			continue
 		}
 		var e jsonEvent
@@ -198,12 +228,21 @@ func TestEventsMatchRetransSegs(t *testing.T) {
 		if e.Laddr != l.sender || e.Raddr != l.recv || e.Rport != l.port {
 			continue // another flow on this machine
 		}
-		if e.IP != 4 || e.Type != "R" || e.Lport == 0 || e.State == "" {
+		if (ip != 0 && e.IP != ip) || e.Type != "R" || e.Lport == 0 || e.State == "" {
 			t.Errorf("odd event %+v", e)
 		}
 		got++
 	}
-	if !summary {
+	return got
+}
+
+func checkEvents(t *testing.T, bin, network string, ip int, args ...string) {
+	res, l, want := runLossyNet(t, network, bin, args...)
+	if want == 0 {
+		t.Fatal("the lossy transfer caused no retransmits (TcpRetransSegs did not move); the test proves nothing")
+	}
+	got := countFlow(t, res, l, ip)
+	if !strings.Contains(res.Stdout, `{"summary":`) {
 		t.Error("no final summary object")
 	}
 	// gso_max_segs 1 makes every retransmitted skb one segment, so the
