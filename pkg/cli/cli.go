@@ -294,3 +294,38 @@ var CgroupFlag = &ucli.StringFlag{Name: "cgroup", Aliases: []string{"c"}, Usage:
 
 // Ended reports why the run ended, for messages: nil while it is running.
 func (r *Run) Ended() error { return context.Cause(r.Ctx) }
+
+// Reports runs a histogram tool's print loop the way libbpf-tools does:
+// with an interval, report every interval until Count reports are printed;
+// and when the run ends (Ctrl-C, SIGTERM), detach the programs and report
+// what was recorded since the last one. Without an interval that final
+// report is the only one. Nothing more is printed once stdout has closed.
+func (r *Run) Reports(report func() error, detach func()) error {
+	var tick <-chan time.Time
+	if r.Interval > 0 {
+		t := time.NewTicker(r.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for printed := 0; ; {
+		select {
+		case <-r.Ctx.Done():
+			detach()
+			if errors.Is(r.Ended(), output.ErrClosed) {
+				return nil
+			}
+			return report()
+		case <-tick:
+			if err := report(); err != nil {
+				return err
+			}
+			if err := r.Out.Flush(); err != nil {
+				return err
+			}
+			if printed++; r.Count > 0 && printed >= r.Count {
+				detach()
+				return nil
+			}
+		}
+	}
+}

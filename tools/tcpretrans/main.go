@@ -4,7 +4,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bpftk/bpftk/pkg/bpfmap"
 	"github.com/bpftk/bpftk/pkg/cli"
 	"github.com/bpftk/bpftk/pkg/kernel"
 	"github.com/bpftk/bpftk/pkg/loader"
@@ -271,78 +271,28 @@ func runCount(r *cli.Run, coll *loader.Collection) error {
 			return err
 		}
 	}
-	counts := coll.Map("counts")
-	var tick <-chan time.Time
-	if r.Interval > 0 {
-		t := time.NewTicker(r.Interval)
-		defer t.Stop()
-		tick = t.C
-	}
-	for printed := 0; ; {
-		select {
-		case <-r.Ctx.Done():
-			coll.Detach()
-			if r.Interval > 0 && printed > 0 && errors.Is(r.Ended(), output.ErrClosed) {
-				return nil
-			}
-			return printCounts(r, counts, coll.Map("count_dropped"))
-		case <-tick:
-			if err := printCounts(r, counts, coll.Map("count_dropped")); err != nil {
-				return err
-			}
-			printed++
-			if r.Count > 0 && printed >= r.Count {
-				return nil
-			}
-		}
-	}
+	return r.Reports(func() error {
+		return printCounts(r, coll.Map("counts"), coll.Map("count_dropped"))
+	}, coll.Detach)
 }
 
-type flowCount struct {
-	flow  tcpretransFlow
-	count uint64
-}
+type flowCount = bpfmap.Entry[tcpretransFlow, uint64]
 
-// readCounts takes the per-flow counts out of the map, deleting each one it
-// read so the next interval starts from zero without losing increments made
-// in between (a delete after a bulk read would).
+// readCounts takes the per-flow counts out of the kernel, most retransmits
+// first; IPv4 before IPv6 on a tie, then by address, so the order is stable.
 func readCounts(m *ebpf.Map) ([]flowCount, error) {
-	var keys []tcpretransFlow
-	var key tcpretransFlow
-	var n uint64
-	it := m.Iterate()
-	for it.Next(&key, &n) {
-		keys = append(keys, key)
+	flows, err := bpfmap.Drain[tcpretransFlow, uint64](m)
+	if err != nil {
+		return nil, err
 	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read counts: %w", err)
-	}
-	flows := make([]flowCount, 0, len(keys))
-	for _, k := range keys {
-		var v uint64
-		if err := m.LookupAndDelete(&k, &v); err != nil {
-			if errors.Is(err, ebpf.ErrKeyNotExist) {
-				continue
-			}
-			// Hash maps before 5.14 cannot lookup-and-delete: read,
-			// then delete, accepting the tiny window in between.
-			if err := m.Lookup(&k, &v); err != nil {
-				continue
-			}
-			m.Delete(&k)
-		}
-		flows = append(flows, flowCount{k, v})
-	}
-	// Most retransmits first; IPv4 before IPv6 on a tie, then by address,
-	// so the order is stable.
 	slices.SortFunc(flows, func(a, b flowCount) int {
-		if c := cmp.Compare(b.count, a.count); c != 0 {
+		if c := cmp.Compare(b.Value, a.Value); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.flow.Family, b.flow.Family); c != 0 {
+		if c := cmp.Compare(a.Key.Family, b.Key.Family); c != 0 {
 			return c
 		}
-		return addr(a.flow.Family, &a.flow.Saddr).Compare(addr(b.flow.Family, &b.flow.Saddr))
+		return addr(a.Key.Family, &a.Key.Saddr).Compare(addr(b.Key.Family, &b.Key.Saddr))
 	})
 	return flows, nil
 }
@@ -363,9 +313,9 @@ func printCounts(r *cli.Run, counts, dropped *ebpf.Map) error {
 	rows := make([][]string, 0, len(flows))
 	for _, f := range flows {
 		rows = append(rows, []string{
-			string(appendEndpoint(nil, f.flow.Family, &f.flow.Saddr, f.flow.Sport)),
-			string(appendEndpoint(nil, f.flow.Family, &f.flow.Daddr, f.flow.Dport)),
-			strconv.FormatUint(f.count, 10),
+			string(appendEndpoint(nil, f.Key.Family, &f.Key.Saddr, f.Key.Sport)),
+			string(appendEndpoint(nil, f.Key.Family, &f.Key.Daddr, f.Key.Dport)),
+			strconv.FormatUint(f.Value, 10),
 		})
 	}
 	fmt.Fprintln(r.Out)
@@ -402,18 +352,18 @@ func countReport(flows []flowCount, dropped uint64, now time.Time) jsonCounts {
 	rep := jsonCounts{Time: now.Format(time.RFC3339Nano), Flows: []jsonFlow{}, CountDropped: dropped}
 	for _, f := range flows {
 		ip := 4
-		if f.flow.Family == afInet6 {
+		if f.Key.Family == afInet6 {
 			ip = 6
 		}
 		rep.Flows = append(rep.Flows, jsonFlow{
 			IP:          ip,
-			Laddr:       addr(f.flow.Family, &f.flow.Saddr).String(),
-			Lport:       f.flow.Sport,
-			Raddr:       addr(f.flow.Family, &f.flow.Daddr).String(),
-			Rport:       f.flow.Dport,
-			Retransmits: f.count,
+			Laddr:       addr(f.Key.Family, &f.Key.Saddr).String(),
+			Lport:       f.Key.Sport,
+			Raddr:       addr(f.Key.Family, &f.Key.Daddr).String(),
+			Rport:       f.Key.Dport,
+			Retransmits: f.Value,
 		})
-		rep.Total += f.count
+		rep.Total += f.Value
 	}
 	return rep
 }
