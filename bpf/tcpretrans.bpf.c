@@ -141,18 +141,16 @@ int BPF_PROG(handle_tlp, struct sock *sk)
 {
 	struct flow f = {};
 
-	f.family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (targ_family && f.family != targ_family)
+	struct endpoints ep;
+
+	sock_endpoints(sk, &ep);
+	if (targ_family && ep.family != targ_family)
 		return 0;
-	f.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	f.dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (f.family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)f.saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)f.daddr, sk, __sk_common.skc_daddr);
-	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)f.saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)f.daddr, sk, __sk_common.skc_v6_daddr);
-	}
+	__builtin_memcpy(f.saddr, ep.saddr, 16);
+	__builtin_memcpy(f.daddr, ep.daddr, 16);
+	f.family = ep.family;
+	f.sport = ep.sport;
+	f.dport = ep.dport;
 	record(&f, BPF_CORE_READ(sk, __sk_common.skc_state), TYPE_TLP);
 	return 0;
 }

@@ -8,9 +8,7 @@
 #define BPFTK_TCP_RETRANS_H
 
 #include "bpftk.h"
-
-#define AF_INET 2
-#define AF_INET6 10
+#include "sock.h"
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -45,26 +43,6 @@ struct trace_event_raw_tcp_event_sk_skb {
 	__u8 daddr[4];
 	__u8 saddr_v6[16];
 	__u8 daddr_v6[16];
-};
-
-struct in6_addr {
-	__u8 s6_addr[16];
-};
-
-/* The socket fields tcp_send_loss_probe's caller-side view needs (-l). */
-struct sock_common {
-	__be32 skc_daddr;
-	__be32 skc_rcv_saddr;
-	__be16 skc_dport;
-	__u16 skc_num;
-	unsigned short skc_family;
-	volatile unsigned char skc_state;
-	struct in6_addr skc_v6_daddr;
-	struct in6_addr skc_v6_rcv_saddr;
-};
-
-struct sock {
-	struct sock_common __sk_common;
 };
 
 #pragma clang attribute pop
