@@ -16,9 +16,11 @@
 #define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 #define TCP_FIN_WAIT1 4
+#define TCP_FIN_WAIT2 5
 #define TCP_CLOSE 7
 #define TCP_CLOSE_WAIT 8
 #define TCP_LAST_ACK 9
+#define TCP_CLOSING 11
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
@@ -42,6 +44,12 @@ struct sock {
 	__u16 sk_protocol; /* a bitfield before 5.6: read it with BITFIELD_PROBED */
 };
 
+/* inet_sock begins with struct sock; inet_sport stays set after the local
+ * port is released at close (skc_num is zeroed first). */
+struct inet_sock {
+	__be16 inet_sport;
+};
+
 struct tcp_sock {
 	__u64 bytes_received;
 	__u64 bytes_acked;
@@ -62,7 +70,7 @@ struct endpoints {
 static __always_inline void sock_endpoints(const struct sock *sk, struct endpoints *ep)
 {
 	ep->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	ep->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ep->sport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	ep->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (ep->family == AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)ep->saddr, sk, __sk_common.skc_rcv_saddr);
