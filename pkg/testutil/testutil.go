@@ -250,7 +250,13 @@ func LoadedPrograms(t testing.TB, names ...string) []ebpf.ProgramID {
 		}
 		info, err := prog.Info()
 		prog.Close()
-		if err == nil && want[info.Name] {
+		// The kernel keeps 15 characters of a name; cilium/ebpf
+		// restores the full one from BTF where it can.
+		name := info.Name
+		if len(name) > 15 {
+			name = name[:15]
+		}
+		if err == nil && want[name] {
 			ids = append(ids, id)
 		}
 	}

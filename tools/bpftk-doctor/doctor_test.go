@@ -179,7 +179,11 @@ func TestPlanMatchesLoader(t *testing.T) {
 				info, err := prog.Info()
 				prog.Close()
 				if err == nil {
-					gotTypes = append(gotTypes, info.Name+":"+info.Type.String())
+					name := info.Name // full from BTF, or the kernel's 15 characters
+					if len(name) > 15 {
+						name = name[:15]
+					}
+					gotTypes = append(gotTypes, name+":"+info.Type.String())
 				}
 			}
 			res := p.Stop()

@@ -332,22 +332,26 @@ func TestNoLossNoLines(t *testing.T) {
 	// counts them), so turn them off to get a link with none at all.
 	l.a.Exec(t, "sysctl", "-qw", "net.ipv4.tcp_early_retrans=0")
 	flow := l.recv + ":" + strconv.Itoa(l.port)
-	// A busy machine (this one runs builds next to the tests) can still
-	// delay an ACK past the retransmission timeout; then the kernel counts
-	// a retransmit and tcpretrans must show exactly that. Try until the
-	// kernel saw a run without any, and check that one prints nothing.
+	// Bursts of one-segment skbs can overflow the receiving socket's
+	// backlog (a real drop, which the sender repairs with a fast
+	// retransmit), so the transfers are kept within the initial window.
+	// Should the kernel still retransmit, tcpretrans must show exactly
+	// that; the test tries until a run without any retransmit and checks
+	// that it printed nothing.
 	for attempt := 1; attempt <= 5; attempt++ {
 		before := l.sentRetrans(t)
 		p := testutil.Start(t, bin)
 		for i := 0; i < 5; i++ {
-			l.transfer(t, 100<<10)
+			l.transfer(t, 20<<10)
 		}
 		after := l.settledRetrans(t)
 		res := p.Stop()
 		var lines uint64
+		var shown []string
 		for _, line := range res.Lines()[2:] {
 			if strings.Contains(line, flow) {
 				lines++
+				shown = append(shown, line)
 			}
 		}
 		if lines != after-before {
@@ -356,7 +360,7 @@ func TestNoLossNoLines(t *testing.T) {
 		if after == before {
 			return // no retransmit, no line
 		}
-		t.Logf("attempt %d: the kernel retransmitted %d segments without loss (timeouts under load); again", attempt, after-before)
+		t.Logf("attempt %d: the kernel retransmitted %d segments without loss; again:\n%s", attempt, after-before, strings.Join(shown, "\n"))
 	}
 	t.Fatal("every attempt retransmitted: no loss-free run to check")
 }
