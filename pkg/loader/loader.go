@@ -210,7 +210,7 @@ func Load(o Options) (*Collection, error) {
 		defer cgroup.Close()
 	}
 
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: p.cache})
 	if err != nil {
 		return nil, explainLoadError(err, o.Log != nil)
 	}

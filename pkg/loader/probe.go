@@ -24,10 +24,18 @@ type prober struct {
 	tfErr    error
 	tfDone   bool
 	tpbtfRes map[string]error
+	// tpbtfOK: the kernel loaded one tp_btf program, so it takes them in
+	// general; other events then only need their BTF typedef. Each probe
+	// load costs milliseconds of kernel BTF lookups, and startup counts.
+	tpbtfOK bool
+	// cache holds the decoded kernel BTF for the probes and the load
+	// itself: decoding it takes ~20 ms, and cilium/ebpf would do it
+	// again for every program loaded on its own.
+	cache *btf.Cache
 }
 
 func newProber(logf func(string, ...any)) *prober {
-	return &prober{logf: logf, tpbtfRes: map[string]error{}}
+	return &prober{logf: logf, tpbtfRes: map[string]error{}, cache: btf.NewCache()}
 }
 
 func (p *prober) kernelBTF() (*btf.Spec, error) {
@@ -36,7 +44,7 @@ func (p *prober) kernelBTF() (*btf.Spec, error) {
 		if _, err := os.Stat(VmlinuxBTF); err != nil {
 			p.btfErr = err
 		} else {
-			p.kernel, p.btfErr = btf.LoadKernelSpec()
+			p.kernel, p.btfErr = p.cache.Kernel()
 		}
 	}
 	return p.kernel, p.btfErr
@@ -137,7 +145,11 @@ func (p *prober) tracing(kind Kind, target, typeName, what string) error {
 	if _, err := spec.AnyTypeByName(typeName); err != nil {
 		return fmt.Errorf("%s %s is not in the kernel BTF", what, target)
 	}
-	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
+	if kind == TPBTF && p.tpbtfOK {
+		return nil
+	}
+	// A collection of one, so that the load shares the decoded BTF.
+	coll, err := ebpf.NewCollectionWithOptions(&ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"probe": {
 		Type:       ebpf.Tracing,
 		AttachType: at,
 		AttachTo:   target,
@@ -146,7 +158,7 @@ func (p *prober) tracing(kind Kind, target, typeName, what string) error {
 			asm.Mov.Imm(asm.R0, 0),
 			asm.Return(),
 		},
-	}, ebpf.ProgramOptions{KernelTypes: spec})
+	}}}, ebpf.CollectionOptions{Cache: p.cache, Programs: ebpf.ProgramOptions{KernelTypes: spec}})
 	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			// cilium/ebpf appends a memlock hint to EPERM, but memlock is
@@ -155,7 +167,10 @@ func (p *prober) tracing(kind Kind, target, typeName, what string) error {
 		}
 		return fmt.Errorf("%s program refused: %w", kind, err)
 	}
-	prog.Close()
+	coll.Close()
+	if kind == TPBTF {
+		p.tpbtfOK = true
+	}
 	return nil
 }
 

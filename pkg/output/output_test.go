@@ -1,7 +1,6 @@
 package output
 
 import (
-	"bytes"
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
@@ -73,22 +72,5 @@ func TestPrintable(t *testing.T) {
 	got := string(Printable(nil, []byte("a\nb\tc\x01\x7fé")))
 	if want := `a\nb\tc\x01\x7fé`; got != want {
 		t.Errorf("got %q want %q", got, want)
-	}
-}
-
-func TestWriteTable(t *testing.T) {
-	var b bytes.Buffer
-	err := WriteTable(&b, []string{"LADDR:LPORT", "RADDR:RPORT", "RETRANSMITS"}, [][]string{
-		{"10.0.0.1:22", "10.0.0.2:5555", "12"},
-		{"[::1]:80", "[::1]:12345", "1234"},
-	}, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "LADDR:LPORT  RADDR:RPORT    RETRANSMITS\n" +
-		"10.0.0.1:22  10.0.0.2:5555           12\n" +
-		"[::1]:80     [::1]:12345           1234\n"
-	if b.String() != want {
-		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
 	}
 }

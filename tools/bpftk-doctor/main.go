@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/bpftk/bpftk/pkg/cli"
-	"github.com/bpftk/bpftk/pkg/output"
+	"github.com/bpftk/bpftk/pkg/table"
 )
 
 const toolName = "bpftk-doctor"
@@ -71,7 +71,7 @@ func run(r *cli.Run) error {
 	for _, f := range rep.Kernel {
 		rows = append(rows, []string{f.Name, f.Status, f.Detail})
 	}
-	if err := output.WriteTable(r.Out, []string{"FEATURE", "AVAILABLE", "DETAIL"}, rows); err != nil {
+	if err := table.Write(r.Out, []string{"FEATURE", "AVAILABLE", "DETAIL"}, rows); err != nil {
 		return err
 	}
 	r.Out.WriteString("\n")
@@ -85,7 +85,7 @@ func run(r *cli.Run) error {
 		rows = append(rows, []string{"(none found)", "", "", "", ""})
 	}
 	// NON-ROOT NEEDS: the capabilities (CAP_ dropped) for setcap.
-	if err := output.WriteTable(r.Out, []string{"TOOL", "RUNS HERE", "ATTACH", "NON-ROOT NEEDS", "NOTE"}, rows); err != nil {
+	if err := table.Write(r.Out, []string{"TOOL", "RUNS HERE", "ATTACH", "NON-ROOT NEEDS", "NOTE"}, rows); err != nil {
 		return err
 	}
 	if r.Verbose {

@@ -17,6 +17,7 @@ import (
 	"github.com/bpftk/bpftk/pkg/loader"
 	"github.com/bpftk/bpftk/pkg/output"
 	"github.com/bpftk/bpftk/pkg/ringbuf"
+	"github.com/bpftk/bpftk/pkg/table"
 	"github.com/cilium/ebpf"
 	ucli "github.com/urfave/cli/v2"
 )
@@ -322,7 +323,7 @@ func printCounts(r *cli.Run, counts, dropped *ebpf.Map) error {
 	if r.Interval > 0 {
 		fmt.Fprintln(r.Out, now.Format("15:04:05"))
 	}
-	if err := output.WriteTable(r.Out, []string{"LADDR:LPORT", "RADDR:RPORT", "RETRANSMITS"}, rows, 2); err != nil {
+	if err := table.Write(r.Out, []string{"LADDR:LPORT", "RADDR:RPORT", "RETRANSMITS"}, rows, 2); err != nil {
 		return err
 	}
 	if nDropped > 0 {

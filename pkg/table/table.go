@@ -1,4 +1,7 @@
-package output
+// Package table renders the summary tables of count modes and feature
+// reports with tablewriter. It is its own package so that the tools that
+// print no table do not link tablewriter at all.
+package table
 
 import (
 	"bytes"
@@ -9,14 +12,14 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-// WriteTable renders a summary table (count modes, feature reports) in the
+// Write renders a summary table (count modes, feature reports) in the
 // plain style BCC tools use: no borders, columns separated by spaces, header
 // text kept exactly as given. Streaming event lines do not go through here;
 // they are formatted by hand for speed.
 //
 // rightAlign lists the columns (by index) that hold numbers and are
 // right-aligned; all other columns are left-aligned.
-func WriteTable(w io.Writer, header []string, rows [][]string, rightAlign ...int) error {
+func Write(w io.Writer, header []string, rows [][]string, rightAlign ...int) error {
 	align := make(tw.Alignment, len(header))
 	for i := range align {
 		align[i] = tw.AlignLeft
