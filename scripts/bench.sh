@@ -85,7 +85,7 @@ measure() {
 
 rows=()
 add_row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"); }
-size_of() { local f; f=$(mktemp); strip -o "$f" "$1" 2>/dev/null || cp "$1" "$f"; stat -c %s "$f" | awk '{printf "%.1f MB", $1/1e6}'; rm -f "$f"; }
+size_of() { local f; f=$(mktemp); strip -o "$f" "$1" 2>/dev/null || cp "$1" "$f"; stat -c %s "$f" | awk '{printf "%.2f MiB", $1/1048576}'; rm -f "$f"; }
 
 bench_tool() { # TOOL WORKLOAD EVENTS_FN [tool args...]
 	local tool=$1 wl=$2 events_fn=$3; shift 3
