@@ -6,6 +6,7 @@
 #include "bpftk.h"
 #include "filter.h"
 #include "histogram.h"
+#include "dropped.h"
 #include "block.h"
 
 const volatile bool per_disk = false; /* -D */
@@ -34,23 +35,6 @@ struct {
 	__type(value, struct hist);
 } hists SEC(".maps");
 
-/* Samples that found the start or histogram map full: reported, not lost
- * in silence. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} dropped SEC(".maps");
-
-static __always_inline void count_dropped(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&dropped, &zero);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
 
 static __always_inline int trace_start(struct request *rq, bool issue)
 {

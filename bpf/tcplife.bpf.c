@@ -17,6 +17,7 @@
 #include "bpftk.h"
 #include "filter.h"
 #include "events.h"
+#include "dropped.h"
 #include "sock.h"
 #include "files.h"
 #include "syscall_tp.h"
@@ -91,22 +92,6 @@ struct {
 	__type(value, __u8);
 } dports SEC(".maps");
 
-/* Sessions whose start did not fit in birth: never shown, so counted. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} dropped SEC(".maps");
-
-static __always_inline void count_dropped(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&dropped, &zero);
-
-	if (n)
-		__sync_fetch_and_add(n, 1);
-}
 
 /* remember_owner records the current task as the owner of sk; first =
  * true keeps an owner already known. */

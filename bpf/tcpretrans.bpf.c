@@ -5,6 +5,7 @@
  * (-c) a count per flow kept in the kernel. */
 #include "bpftk.h"
 #include "events.h"
+#include "dropped.h"
 #include "tcp_retrans.h"
 
 #define TYPE_RETRANS 1
@@ -43,14 +44,6 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
-/* Flows that did not fit into counts: reported, never silently dropped. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} count_dropped SEC(".maps");
-
 static __always_inline void record(struct flow *f, int state, __u8 type)
 {
 	if (count_mode) {
@@ -64,11 +57,7 @@ static __always_inline void record(struct flow *f, int state, __u8 type)
 			if (n) {
 				__sync_fetch_and_add(n, 1);
 			} else {
-				__u32 zero = 0;
-				__u64 *d = bpf_map_lookup_elem(&count_dropped, &zero);
-
-				if (d)
-					__sync_fetch_and_add(d, 1);
+				count_dropped(); /* the flow table is full */
 			}
 		}
 		return;

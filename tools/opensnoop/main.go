@@ -133,39 +133,13 @@ func run(r *cli.Run) error {
 	if err := out.Flush(); err != nil {
 		return err
 	}
-	err = rd.Run(r.Ctx, ringbuf.Handlers[opensnoopEvent]{
-		Event: func(e *opensnoopEvent) error {
-			out.Buf = formatEvent(out.Buf[:0], e, cfg, start)
-			_, err := out.Write(out.Buf)
-			return err
-		},
-		Batch:  out.Flush,
-		Detach: coll.Detach,
+	err = rd.Print(r.Ctx, out, coll.Detach, func(b []byte, e *opensnoopEvent) []byte {
+		return formatEvent(b, e, cfg, start)
 	})
 	if err != nil {
 		return err
 	}
-	lost, err := rd.Lost()
-	if err != nil {
-		return err
-	}
-	if cfg.json {
-		return output.Line(out, summary{Summary: summaryBody{Events: rd.Events, LostEvents: lost}})
-	}
-	if lost > 0 {
-		out.Flush()
-		r.Warnf("lost %d events: the ring buffer was full (the reader could not keep up)", lost)
-	}
-	return nil
-}
-
-type summary struct {
-	Summary summaryBody `json:"summary"`
-}
-
-type summaryBody struct {
-	Events     uint64 `json:"events"`
-	LostEvents uint64 `json:"lost_events"`
+	return rd.Report(out, cfg.json, r.Warnf)
 }
 
 // ringSize is the ring buffer size in bytes: about 13,000 events, tens of

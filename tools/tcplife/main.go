@@ -180,19 +180,9 @@ func run(r *cli.Run) error {
 	if err := out.Flush(); err != nil {
 		return err
 	}
-	err = rd.Run(r.Ctx, ringbuf.Handlers[tcplifeEvent]{
-		Event: func(e *tcplifeEvent) error {
-			out.Buf = formatEvent(out.Buf[:0], e, cfg, time.Now())
-			_, err := out.Write(out.Buf)
-			return err
-		},
-		Batch:  out.Flush,
-		Detach: coll.Detach,
+	err = rd.Print(r.Ctx, out, coll.Detach, func(b []byte, e *tcplifeEvent) []byte {
+		return formatEvent(b, e, cfg, time.Now())
 	})
-	if err != nil {
-		return err
-	}
-	lost, err := rd.Lost()
 	if err != nil {
 		return err
 	}
@@ -200,27 +190,11 @@ func run(r *cli.Run) error {
 	if err != nil {
 		return err
 	}
-	if cfg.json {
-		return output.Line(out, summary{Summary: summaryBody{Events: rd.Events, LostEvents: lost, UntrackedSessions: dropped}})
-	}
-	out.Flush()
-	if lost > 0 {
-		r.Warnf("lost %d events: the ring buffer was full (the reader could not keep up)", lost)
-	}
-	if dropped > 0 {
-		r.Warnf("%d sessions not tracked: more than 16384 sockets were open at once", dropped)
-	}
-	return nil
-}
-
-type summary struct {
-	Summary summaryBody `json:"summary"`
-}
-
-type summaryBody struct {
-	Events            uint64 `json:"events"`
-	LostEvents        uint64 `json:"lost_events"`
-	UntrackedSessions uint64 `json:"untracked_sessions"`
+	return rd.Report(out, cfg.json, r.Warnf, ringbuf.Counter{
+		JSON: "untracked_sessions",
+		Text: "%d sessions not tracked: more than 16384 sockets were open at once",
+		N:    dropped,
+	})
 }
 
 func header(c config) string {

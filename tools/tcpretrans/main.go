@@ -152,39 +152,13 @@ func runEvents(r *cli.Run, coll *loader.Collection) error {
 	if err := out.Flush(); err != nil {
 		return err
 	}
-	err = rd.Run(r.Ctx, ringbuf.Handlers[tcpretransEvent]{
-		Event: func(e *tcpretransEvent) error {
-			out.Buf = formatEvent(out.Buf[:0], e, time.Now(), r.JSON)
-			_, err := out.Write(out.Buf)
-			return err
-		},
-		Batch:  out.Flush,
-		Detach: coll.Detach,
+	err = rd.Print(r.Ctx, out, coll.Detach, func(b []byte, e *tcpretransEvent) []byte {
+		return formatEvent(b, e, time.Now(), r.JSON)
 	})
 	if err != nil {
 		return err
 	}
-	lost, err := rd.Lost()
-	if err != nil {
-		return err
-	}
-	if r.JSON {
-		return output.Line(out, summary{Summary: summaryBody{Events: rd.Events, LostEvents: lost}})
-	}
-	if lost > 0 {
-		out.Flush()
-		r.Warnf("lost %d events: the ring buffer was full (the reader could not keep up)", lost)
-	}
-	return nil
-}
-
-type summary struct {
-	Summary summaryBody `json:"summary"`
-}
-
-type summaryBody struct {
-	Events     uint64 `json:"events"`
-	LostEvents uint64 `json:"lost_events"`
+	return rd.Report(out, r.JSON, r.Warnf)
 }
 
 const header = "TIME     PID     IP LADDR:LPORT          T> RADDR:RPORT          STATE\n"
@@ -273,7 +247,7 @@ func runCount(r *cli.Run, coll *loader.Collection) error {
 		}
 	}
 	return r.Reports(func() error {
-		return printCounts(r, coll.Map("counts"), coll.Map("count_dropped"))
+		return printCounts(r, coll.Map("counts"), coll.Map("dropped"))
 	}, coll.Detach)
 }
 

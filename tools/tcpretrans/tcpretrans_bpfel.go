@@ -41,8 +41,8 @@ type tcpretransFlow struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	tcpretransMapCountDropped      = "count_dropped"
 	tcpretransMapCounts            = "counts"
+	tcpretransMapDropped           = "dropped"
 	tcpretransMapEvents            = "events"
 	tcpretransMapLostEvents        = "lost_events"
 	tcpretransProgHandleRetransmit = "handle_retransmit"
@@ -106,10 +106,10 @@ type tcpretransProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpretransMapSpecs struct {
-	CountDropped *ebpf.MapSpec `ebpf:"count_dropped"`
-	Counts       *ebpf.MapSpec `ebpf:"counts"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	LostEvents   *ebpf.MapSpec `ebpf:"lost_events"`
+	Counts     *ebpf.MapSpec `ebpf:"counts"`
+	Dropped    *ebpf.MapSpec `ebpf:"dropped"`
+	Events     *ebpf.MapSpec `ebpf:"events"`
+	LostEvents *ebpf.MapSpec `ebpf:"lost_events"`
 }
 
 // tcpretransVariableSpecs contains global variables before they are loaded into the kernel.
@@ -145,16 +145,16 @@ func (o *tcpretransObjects) Close() error {
 //
 // It can be passed to loadTcpretransObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpretransMaps struct {
-	CountDropped *ebpf.Map `ebpf:"count_dropped"`
-	Counts       *ebpf.Map `ebpf:"counts"`
-	Events       *ebpf.Map `ebpf:"events"`
-	LostEvents   *ebpf.Map `ebpf:"lost_events"`
+	Counts     *ebpf.Map `ebpf:"counts"`
+	Dropped    *ebpf.Map `ebpf:"dropped"`
+	Events     *ebpf.Map `ebpf:"events"`
+	LostEvents *ebpf.Map `ebpf:"lost_events"`
 }
 
 func (m *tcpretransMaps) Close() error {
 	return _TcpretransClose(
-		m.CountDropped,
 		m.Counts,
+		m.Dropped,
 		m.Events,
 		m.LostEvents,
 	)
