@@ -4,7 +4,6 @@ package main
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -207,21 +206,6 @@ func header(c config) string {
 	return b.String()
 }
 
-func addr(family uint16, a *[16]uint8) netip.Addr {
-	if family == afInet {
-		return netip.AddrFrom4([4]byte(a[:4]))
-	}
-	return netip.AddrFrom16(*a)
-}
-
-// pad fills b with spaces so that what was appended since mark is width wide.
-func pad(b []byte, mark, width int) []byte {
-	for n := len(b) - mark; n < width; n++ {
-		b = append(b, ' ')
-	}
-	return b
-}
-
 // formatEvent appends one session as libbpf-tools' line or a JSON object.
 func formatEvent(b []byte, e *tcplifeEvent, c config, now time.Time) []byte {
 	comm := output.CString(e.Comm[:])
@@ -243,11 +227,11 @@ func formatEvent(b []byte, e *tcplifeEvent, c config, now time.Time) []byte {
 		}
 		b = output.Int(b, "ip", int64(ip))
 		b = append(b, `"laddr":"`...)
-		b = addr(e.Family, &e.Saddr).AppendTo(b)
+		b = output.IP(e.Family, &e.Saddr).AppendTo(b)
 		b = append(b, '"', ',')
 		b = output.Uint(b, "lport", uint64(e.Sport))
 		b = append(b, `"raddr":"`...)
-		b = addr(e.Family, &e.Daddr).AppendTo(b)
+		b = output.IP(e.Family, &e.Daddr).AppendTo(b)
 		b = append(b, '"', ',')
 		b = output.Uint(b, "rport", uint64(e.Dport))
 		b = output.Uint(b, "bytes_tx", e.TxB)
@@ -264,14 +248,14 @@ func formatEvent(b []byte, e *tcplifeEvent, c config, now time.Time) []byte {
 	b = output.PadRight(b, comm, 16)
 	b = append(b, ' ')
 	mark := len(b)
-	b = addr(e.Family, &e.Saddr).AppendTo(b)
-	b = pad(b, mark, c.width)
+	b = output.IP(e.Family, &e.Saddr).AppendTo(b)
+	b = output.PadFrom(b, mark, c.width)
 	b = append(b, ' ')
 	b = output.UintLeft(b, uint64(e.Sport), 5)
 	b = append(b, ' ')
 	mark = len(b)
-	b = addr(e.Family, &e.Daddr).AppendTo(b)
-	b = pad(b, mark, c.width)
+	b = output.IP(e.Family, &e.Daddr).AppendTo(b)
+	b = output.PadFrom(b, mark, c.width)
 	b = append(b, ' ')
 	b = output.UintLeft(b, uint64(e.Dport), 5)
 	b = append(b, ' ')

@@ -5,7 +5,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -201,33 +200,18 @@ func formatEvent(b []byte, e *tcpretransEvent, now time.Time, asJSON bool) []byt
 	b = append(b, ' ')
 	mark := len(b)
 	b = appendEndpoint(b, e.Family, &e.Saddr, e.Sport)
-	b = pad(b, mark, 20)
+	b = output.PadFrom(b, mark, 20)
 	b = append(b, ' ', typ, '>', ' ')
 	mark = len(b)
 	b = appendEndpoint(b, e.Family, &e.Daddr, e.Dport)
-	b = pad(b, mark, 20)
+	b = output.PadFrom(b, mark, 20)
 	b = append(b, ' ')
 	b = append(b, state...)
 	return append(b, '\n')
 }
 
-// pad fills b with spaces so that what was appended since mark is width wide.
-func pad(b []byte, mark, width int) []byte {
-	for n := len(b) - mark; n < width; n++ {
-		b = append(b, ' ')
-	}
-	return b
-}
-
-func addr(family uint16, a *[16]uint8) netip.Addr {
-	if family == afInet {
-		return netip.AddrFrom4([4]byte(a[:4]))
-	}
-	return netip.AddrFrom16(*a)
-}
-
 func appendAddr(b []byte, family uint16, a *[16]uint8) []byte {
-	return addr(family, a).AppendTo(b)
+	return output.IP(family, a).AppendTo(b)
 }
 
 // appendEndpoint appends addr:port as BCC prints it (IPv6 without brackets).
@@ -267,7 +251,7 @@ func readCounts(m *ebpf.Map) ([]flowCount, error) {
 		if c := cmp.Compare(a.Key.Family, b.Key.Family); c != 0 {
 			return c
 		}
-		return addr(a.Key.Family, &a.Key.Saddr).Compare(addr(b.Key.Family, &b.Key.Saddr))
+		return output.IP(a.Key.Family, &a.Key.Saddr).Compare(output.IP(b.Key.Family, &b.Key.Saddr))
 	})
 	return flows, nil
 }
@@ -332,9 +316,9 @@ func countReport(flows []flowCount, dropped uint64, now time.Time) jsonCounts {
 		}
 		rep.Flows = append(rep.Flows, jsonFlow{
 			IP:          ip,
-			Laddr:       addr(f.Key.Family, &f.Key.Saddr).String(),
+			Laddr:       output.IP(f.Key.Family, &f.Key.Saddr).String(),
 			Lport:       f.Key.Sport,
-			Raddr:       addr(f.Key.Family, &f.Key.Daddr).String(),
+			Raddr:       output.IP(f.Key.Family, &f.Key.Daddr).String(),
 			Rport:       f.Key.Dport,
 			Retransmits: f.Value,
 		})
