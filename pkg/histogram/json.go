@@ -1,11 +1,6 @@
 package histogram
 
-import (
-	"encoding/json"
-	"sort"
-)
-
-func marshal(v any) ([]byte, error) { return json.Marshal(v) }
+import "sort"
 
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))

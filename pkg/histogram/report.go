@@ -50,7 +50,7 @@ type Bucket struct {
 	Count uint64 `json:"count"`
 }
 
-// JSONHist is one section in JSON: its keys are merged in by MarshalJSON.
+// JSONHist is one section in JSON: its keys are merged in beside the rest.
 type JSONHist struct {
 	Keys    map[string]any
 	Count   uint64   `json:"count"`
@@ -91,34 +91,43 @@ func (r *Report) JSON() JSONReport {
 	return out
 }
 
-// MarshalJSON puts the section keys beside count, sum and buckets.
-func (h JSONHist) MarshalJSON() ([]byte, error) {
-	b := output.Obj(nil)
-	for _, k := range sortedKeys(h.Keys) {
-		v, err := marshal(h.Keys[k])
-		if err != nil {
-			return nil, err
+// AppendJSON appends the report as one JSON line, each section's keys
+// beside its count, sum and buckets.
+func (r JSONReport) AppendJSON(b []byte) []byte {
+	b = output.Obj(b)
+	b = output.StrString(b, "time", r.Time)
+	b = output.StrString(b, "unit", r.Unit)
+	b = append(output.Key(b, "histograms"), '[')
+	for _, h := range r.Histograms {
+		b = output.Obj(b)
+		for _, k := range sortedKeys(h.Keys) {
+			b = output.Any(b, k, h.Keys[k])
 		}
-		b = append(output.AppendJSONString(b, []byte(k)), ':')
-		b = append(append(b, v...), ',')
+		b = output.Uint(b, "count", h.Count)
+		b = output.Float(b, "sum", h.Sum, 3)
+		b = output.Uint(b, "sum_ns", h.SumNs)
+		b = append(output.Key(b, "buckets"), '[')
+		for _, k := range h.Buckets {
+			b = output.Obj(b)
+			b = output.Uint(b, "low", k.Low)
+			b = output.Uint(b, "high", k.High)
+			b = output.Uint(b, "count", k.Count)
+			b = output.Close(b, '}')
+		}
+		b = output.Close(b, ']')
+		b = output.Close(b, '}')
 	}
-	b = output.Uint(b, "count", h.Count)
-	b = output.Float(b, "sum", h.Sum, 3)
-	b = output.Uint(b, "sum_ns", h.SumNs)
-	buckets, err := marshal(h.Buckets)
-	if err != nil {
-		return nil, err
-	}
-	b = append(append(b, `"buckets":`...), buckets...)
-	return append(b, '}'), nil
+	b = output.Close(b, ']')
+	return output.End(b)
 }
 
 // Write prints the report to w as text or, with asJSON, as one JSON line.
 func (r *Report) Write(w *output.Writer, asJSON bool) error {
 	if asJSON {
-		return output.Line(w, r.JSON())
+		w.Buf = r.JSON().AppendJSON(w.Buf[:0])
+	} else {
+		w.Buf = r.AppendText(w.Buf[:0])
 	}
-	w.Buf = r.AppendText(w.Buf[:0])
 	_, err := w.Write(w.Buf)
 	return err
 }

@@ -1,9 +1,9 @@
 package loader
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bpftk/bpftk/pkg/output"
 	"io"
 	"strings"
 
@@ -52,6 +52,46 @@ type PlanHook struct {
 	// (a tp_btf probe needs CAP_BPF to load its test program).
 	Unknown string `json:"unknown,omitempty"`
 	Error   string `json:"error,omitempty"`
+}
+
+// AppendJSON appends the plan as one JSON line, in the form the json tags
+// describe (bpftk-doctor decodes it with them).
+func (pl Plan) AppendJSON(b []byte) []byte {
+	b = output.Obj(b)
+	b = output.StrString(b, "tool", pl.Tool)
+	b = output.Bool(b, "runnable", pl.Runnable)
+	b = output.StrString(b, "privileges", pl.Privileges)
+	b = append(output.Key(b, "hooks"), '[')
+	for _, h := range pl.Hooks {
+		b = output.Obj(b)
+		b = append(output.Key(b, "choices"), '[')
+		for _, c := range h.Choices {
+			b = append(output.AppendJSONString(b, []byte(c)), ',')
+		}
+		b = output.Close(b, ']')
+		if h.Optional {
+			b = output.Bool(b, "optional", true)
+		}
+		b = omitEmpty(b, "chosen", h.Chosen)
+		b = omitEmpty(b, "kind", h.Kind)
+		b = omitEmpty(b, "program", h.Program)
+		if h.Skipped {
+			b = output.Bool(b, "skipped", true)
+		}
+		b = omitEmpty(b, "unknown", h.Unknown)
+		b = omitEmpty(b, "error", h.Error)
+		b = output.Close(b, '}')
+	}
+	b = output.Close(b, ']')
+	b = omitEmpty(b, "error", pl.Error)
+	return output.End(b)
+}
+
+func omitEmpty(b []byte, k, v string) []byte {
+	if v == "" {
+		return b
+	}
+	return output.StrString(b, k, v)
 }
 
 // plan fills a Plan the way Load decides, and prints it.
@@ -108,11 +148,7 @@ func plan(o Options, logf func(string, ...any)) error {
 
 func writePlan(w io.Writer, pl Plan, asJSON bool) error {
 	if asJSON {
-		b, err := json.Marshal(pl)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(append(b, '\n'))
+		_, err := w.Write(pl.AppendJSON(nil))
 		return err
 	}
 	var b strings.Builder

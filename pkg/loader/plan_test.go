@@ -53,3 +53,24 @@ func TestPlan(t *testing.T) {
 		t.Errorf("hook 2: %+v, want skipped", h[2])
 	}
 }
+
+// TestPlanJSON: the hand-built JSON of a plan is exactly what encoding/json
+// makes of it with the json tags, omitempty included (bpftk-doctor decodes
+// it with them).
+func TestPlanJSON(t *testing.T) {
+	for _, pl := range []loader.Plan{
+		{Tool: "t", Hooks: []loader.PlanHook{}},
+		{Tool: "x\"y", Runnable: true, Privileges: "ok", Error: "e", Hooks: []loader.PlanHook{
+			{Choices: []string{"tp_btf/a", "raw_tp/a"}, Chosen: "raw_tp/a", Kind: "raw_tp", Program: "p"},
+			{Choices: []string{}, Optional: true, Skipped: true, Unknown: "u", Error: "no"},
+		}},
+	} {
+		want, err := json.Marshal(pl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pl.AppendJSON(nil); string(got) != string(want)+"\n" {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}

@@ -74,3 +74,32 @@ func TestPrintable(t *testing.T) {
 		t.Errorf("got %q want %q", got, want)
 	}
 }
+
+// TestNested: arrays and objects built with Key and Close, and values of
+// every type AppendAny knows, parse back with encoding/json to the same values.
+func TestNested(t *testing.T) {
+	b := Obj(nil)
+	b = Any(b, "s", "a\"b")
+	b = Any(b, "u32", uint32(7))
+	b = Any(b, "i", -3)
+	b = Any(b, "f", 1.5)
+	b = Any(b, "ok", true)
+	b = append(Key(b, "empty"), '[')
+	b = Close(b, ']')
+	b = append(Key(b, "list"), '[')
+	for i := 0; i < 2; i++ {
+		b = Obj(b)
+		b = Uint(b, "n", uint64(i))
+		b = Close(b, '}')
+	}
+	b = Close(b, ']')
+	b = End(b)
+	want := `{"s":"a\"b","u32":7,"i":-3,"f":1.5,"ok":true,"empty":[],"list":[{"n":0},{"n":1}]}` + "\n"
+	if string(b) != want {
+		t.Fatalf("got %s want %s", b, want)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"io"
 
 	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Write renders a summary table (count modes, feature reports) in the
@@ -20,41 +18,32 @@ import (
 // rightAlign lists the columns (by index) that hold numbers and are
 // right-aligned; all other columns are left-aligned.
 func Write(w io.Writer, header []string, rows [][]string, rightAlign ...int) error {
-	align := make(tw.Alignment, len(header))
+	align := make([]int, len(header))
 	for i := range align {
-		align[i] = tw.AlignLeft
+		align[i] = tablewriter.ALIGN_LEFT
 	}
 	for _, i := range rightAlign {
 		if i >= 0 && i < len(align) {
-			align[i] = tw.AlignRight
+			align[i] = tablewriter.ALIGN_RIGHT
 		}
 	}
 	var buf bytes.Buffer
-	table := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Symbols: tw.NewSymbols(tw.StyleNone),
-			Settings: tw.Settings{
-				Separators: tw.Separators{BetweenRows: tw.Off, BetweenColumns: tw.Off},
-				Lines:      tw.Lines{ShowHeaderLine: tw.Off, ShowFooterLine: tw.Off},
-			},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithTrimSpace(tw.Off),
-		tablewriter.WithAlignment(align),
-		// Two spaces between columns, none before the first: BCC's look.
-		tablewriter.WithPadding(tw.Padding{Left: "", Right: "  ", Overwrite: true}),
-	)
-	table.Header(header)
-	if err := table.Bulk(rows); err != nil {
-		return err
-	}
-	if err := table.Render(); err != nil {
-		return err
-	}
+	table := tablewriter.NewWriter(&buf)
+	table.SetHeader(header)
+	table.SetAutoFormatHeaders(false)
+	table.SetHeaderAlignment(tablewriter.ALIGN_LEFT)
+	table.SetColumnAlignment(align)
+	table.SetAutoWrapText(false)
+	table.SetBorder(false)
+	table.SetHeaderLine(false)
+	table.SetColumnSeparator("")
+	table.SetCenterSeparator("")
+	table.SetRowSeparator("")
+	// Two spaces between columns, none before the first: BCC's look.
+	table.SetNoWhiteSpace(true)
+	table.SetTablePadding("  ")
+	table.AppendBulk(rows)
+	table.Render()
 	// The last column carries padding too; trailing blanks only get in the
 	// way of diff and grep, so drop them.
 	var out []byte

@@ -267,7 +267,8 @@ func printCounts(r *cli.Run, counts, dropped *ebpf.Map) error {
 	}
 	now := time.Now()
 	if r.JSON {
-		return output.Line(r.Out, countReport(flows, nDropped, now))
+		_, err := r.Out.Write(countReport(flows, nDropped, now).appendJSON(nil))
+		return err
 	}
 	rows := make([][]string, 0, len(flows))
 	for _, f := range flows {
@@ -305,6 +306,26 @@ type jsonCounts struct {
 	Flows        []jsonFlow `json:"flows"`
 	Total        uint64     `json:"total"`
 	CountDropped uint64     `json:"count_dropped"`
+}
+
+func (c jsonCounts) appendJSON(b []byte) []byte {
+	b = output.Obj(b)
+	b = output.StrString(b, "time", c.Time)
+	b = append(output.Key(b, "flows"), '[')
+	for _, f := range c.Flows {
+		b = output.Obj(b)
+		b = output.Int(b, "ip", int64(f.IP))
+		b = output.StrString(b, "laddr", f.Laddr)
+		b = output.Uint(b, "lport", uint64(f.Lport))
+		b = output.StrString(b, "raddr", f.Raddr)
+		b = output.Uint(b, "rport", uint64(f.Rport))
+		b = output.Uint(b, "retransmits", f.Retransmits)
+		b = output.Close(b, '}')
+	}
+	b = output.Close(b, ']')
+	b = output.Uint(b, "total", c.Total)
+	b = output.Uint(b, "count_dropped", c.CountDropped)
+	return output.End(b)
 }
 
 func countReport(flows []flowCount, dropped uint64, now time.Time) jsonCounts {
