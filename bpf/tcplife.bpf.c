@@ -215,12 +215,9 @@ cleanup:
 	return 0;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(btf_set_state, const struct sock *sk, int oldstate, int newstate)
-{
-	return set_state(sk, oldstate, newstate);
-}
-
+/* raw_tp rather than tp_btf: it attaches by name, without the kernel's BTF
+ * ID for the event, so the loader need not decode all of the kernel BTF
+ * (pkg/btfmin); the program reads the socket through CO-RE either way. */
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(raw_set_state, const struct sock *sk, int oldstate, int newstate)
 {

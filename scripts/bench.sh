@@ -85,7 +85,8 @@ measure() {
 
 rows=()
 add_row() { rows+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 | $8 |"); }
-size_of() { local f; f=$(mktemp); strip -o "$f" "$1" 2>/dev/null || cp "$1" "$f"; stat -c %s "$f" | awk '{printf "%.2f MiB", $1/1048576}'; rm -f "$f"; }
+size_bytes() { local f; f=$(mktemp); strip -o "$f" "$1" 2>/dev/null || cp "$1" "$f"; stat -c %s "$f"; rm -f "$f"; }
+mib() { awk -v b="$1" 'BEGIN {printf "%.2f MiB", b/1048576}'; }
 
 bench_tool() { # TOOL WORKLOAD EVENTS_FN [tool args...]
 	local tool=$1 wl=$2 events_fn=$3; shift 3
@@ -96,8 +97,10 @@ bench_tool() { # TOOL WORKLOAD EVENTS_FN [tool args...]
 		echo "bench: $tool ($impl)..." >&2
 		measure "$wl" "$bin" "$@"
 		local ev; ev=$($events_fn)
-		add_row "$tool" "$impl" "$(ratio "$with" "$base") ($base s -> $with s)" "$ev" "$startup" "$rss" "$(size_of "$bin")" "$RUNS"
-		eval "res_${tool}_${impl//-/_}=$(ratio "$with" "$base")"
+		local size; size=$(size_bytes "$bin")
+		add_row "$tool" "$impl" "$(ratio "$with" "$base") ($base s -> $with s)" "$ev" "$startup" "$rss" "$(mib "$size")" "$RUNS"
+		local k=${tool}_${impl//-/_}
+		eval "res_$k=$(ratio "$with" "$base") startup_$k=$startup rss_$k=$rss size_$k=$size"
 	done
 }
 
@@ -173,6 +176,29 @@ for t in opensnoop biolatency runqlat tcplife; do
 	a=$(eval echo "\${res_${t}_bpftk:-}"); b=$(eval echo "\${res_${t}_libbpf_tools:-}")
 	if [ -n "$a" ] && [ -n "$b" ]; then ratios+="| $t | $a | $b | $(ratio "$a" "$b") |"$'\n'; fi
 done
+# check OK? VALUE LIMIT_DESCRIPTION: a table cell.
+check() { if [ "$1" = 1 ]; then echo "met ($2)"; else echo "MISSED ($2)"; fi; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "nan" && b != "nan" && a+0 <= b+0) ? 1 : 0 }'; }
+targets=""
+for t in opensnoop biolatency runqlat tcplife tcpretrans; do
+	o=$(eval echo "\${res_${t}_bpftk:-}"); [ -n "$o" ] || continue
+	ro=$(eval echo "\${res_${t}_libbpf_tools:-}")
+	s=$(eval echo "\${startup_${t}_bpftk}"); rs=$(eval echo "\${startup_${t}_libbpf_tools:-}")
+	m=$(eval echo "\${rss_${t}_bpftk}"); rm_=$(eval echo "\${rss_${t}_libbpf_tools:-}")
+	z=$(eval echo "\${size_${t}_bpftk}")
+	if [ -n "$ro" ]; then
+		c_o=$(check "$(le "$o" "$(awk -v r="$ro" 'BEGIN {print r*1.05}')")" "$o vs $ro x 1.05")
+		c_s=$(check "$(le "$s" "$(awk -v r="$rs" 'BEGIN {m=r*1.5; print (m < 100) ? m : 100}')")" "$s ms vs $rs ms x 1.5")
+		c_m=$(check "$(le "$m" "$(awk -v r="$rm_" 'BEGIN {print r*1.5}')")" "$m KiB vs $rm_ KiB x 1.5")
+	else
+		c_o="n/a (no libbpf-tools $t)"
+		c_s=$(check "$(le "$s" 100)" "$s ms vs 100 ms")
+		c_m="n/a (no libbpf-tools $t)"
+	fi
+	c_z=$(check "$(le "$z" 6291456)" "$(mib "$z")")
+	targets+="| $t | $c_o | $c_s | $c_m | $c_z |"$'\n'
+done
+
 mkdir -p results
 file=results/bench-$(date -u +%Y%m%d-%H%M%S).md
 {
@@ -187,5 +213,9 @@ file=results/bench-$(date -u +%Y%m%d-%H%M%S).md
 		echo "|---|---|---|---|"
 		printf '%s' "$ratios"
 	fi
+	echo
+	echo "| tool | overhead <= libbpf-tools x 1.05 | startup <= libbpf-tools x 1.5, < 100 ms | peak RSS <= libbpf-tools x 1.5 | stripped size <= 6 MiB |"
+	echo "|---|---|---|---|---|"
+	printf '%s' "$targets"
 } | tee "$file"
 echo "bench: written to $file" >&2

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
@@ -153,6 +154,9 @@ func Load(o Options) (*Collection, error) {
 	}
 
 	p := newProber(logf)
+	if o.NeedBTF {
+		p.roots = btfRoots(o)
+	}
 	var chosen []Choice
 	for _, h := range o.Hooks {
 		c, err := p.choose(h)
@@ -210,7 +214,26 @@ func Load(o Options) (*Collection, error) {
 		defer cgroup.Close()
 	}
 
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: p.cache})
+	// The kernel types to relocate against: the full decode when a tp_btf
+	// or fentry choice needed it anyway, else only the types the program
+	// names (far cheaper). Either way only vmlinux: none of our types
+	// live in modules, and reading every module's BTF costs milliseconds
+	// on distribution kernels.
+	kernelTypes, trimmed := p.kernel, false
+	if !p.btfDone && o.NeedBTF {
+		kernelTypes = p.minimalBTF()
+		trimmed = kernelTypes != nil
+		if trimmed {
+			logf("CO-RE relocations resolved against the kernel types the program names, cut from %s", VmlinuxBTF)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: p.cache, Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}})
+	if err != nil && trimmed {
+		// Cannot happen by design (the cut keeps every member of every
+		// type asked for); should it anyway, the full BTF decides.
+		logf("load against the cut kernel BTF failed, retrying with all of it: %v", err)
+		coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: p.cache})
+	}
 	if err != nil {
 		return nil, explainLoadError(err, o.Log != nil)
 	}
@@ -233,6 +256,35 @@ func Load(o Options) (*Collection, error) {
 	logf("%d programs attached", len(c.links))
 	signalReady()
 	return c, nil
+}
+
+// btfRoots lists the kernel type names the program can ask for: every
+// named struct, union, enum and typedef in its BTF (CO-RE relocations name
+// them, flavour suffixes and all) and the typedef BTF gives each raw
+// tracepoint of the hooks.
+func btfRoots(o Options) []string {
+	roots := []string{}
+	if o.Spec != nil && o.Spec.Types != nil {
+		for t, err := range o.Spec.Types.All() {
+			if err != nil {
+				break
+			}
+			switch t.(type) {
+			case *btf.Struct, *btf.Union, *btf.Enum, *btf.Typedef, *btf.Fwd:
+				if name := t.TypeName(); name != "" {
+					roots = append(roots, name)
+				}
+			}
+		}
+	}
+	for _, h := range o.Hooks {
+		for _, c := range h.Choices {
+			if c.Kind == RawTP {
+				roots = append(roots, "btf_trace_"+c.Event)
+			}
+		}
+	}
+	return roots
 }
 
 func attach(ch Choice, prog *ebpf.Program) (link.Link, error) {

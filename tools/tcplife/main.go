@@ -19,8 +19,8 @@ const description = `Trace TCP sessions: one line per session when it closes, wi
 process, both endpoints, the bytes sent (acknowledged by the peer) and
 received, and the lifespan from ESTABLISHED to CLOSE.
 
-Attach points: tp_btf sock:inet_sock_set_state (raw_tp fallback), and the
-tracepoints syscalls:sys_exit_accept4 and sys_exit_accept where present.
+Attach points: raw_tp sock:inet_sock_set_state, and the tracepoints
+syscalls:sys_exit_accept4 and sys_exit_accept where present.
 No kprobes.
 
 Which process a session belongs to: the state changes of a TCP socket mostly
@@ -76,10 +76,8 @@ const (
 )
 
 var hooks = []loader.Hook{
-	{Choices: []loader.Choice{
-		{Program: "btf_set_state", Kind: loader.TPBTF, Event: "inet_sock_set_state"},
-		{Program: "raw_set_state", Kind: loader.RawTP, Event: "inet_sock_set_state"},
-	}},
+	// raw_tp only: see bpf/tcplife.bpf.c. Every kernel with tp_btf has it.
+	{Choices: []loader.Choice{{Program: "raw_set_state", Kind: loader.RawTP, Event: "inet_sock_set_state"}}},
 	{Optional: true, Choices: []loader.Choice{{Program: "exit_accept4", Kind: loader.Tracepoint, Group: "syscalls", Event: "sys_exit_accept4"}}},
 	{Optional: true, Choices: []loader.Choice{{Program: "exit_accept", Kind: loader.Tracepoint, Group: "syscalls", Event: "sys_exit_accept"}}},
 }

@@ -43,7 +43,6 @@ const (
 	tcplifeMapLostEvents   = "lost_events"
 	tcplifeMapOwners       = "owners"
 	tcplifeMapSports       = "sports"
-	tcplifeProgBtfSetState = "btf_set_state"
 	tcplifeProgExitAccept  = "exit_accept"
 	tcplifeProgExitAccept4 = "exit_accept4"
 	tcplifeProgRawSetState = "raw_set_state"
@@ -102,7 +101,6 @@ type tcplifeSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeProgramSpecs struct {
-	BtfSetState *ebpf.ProgramSpec `ebpf:"btf_set_state"`
 	ExitAccept  *ebpf.ProgramSpec `ebpf:"exit_accept"`
 	ExitAccept4 *ebpf.ProgramSpec `ebpf:"exit_accept4"`
 	RawSetState *ebpf.ProgramSpec `ebpf:"raw_set_state"`
@@ -203,7 +201,6 @@ type tcplifeVariables struct {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifePrograms struct {
-	BtfSetState *ebpf.Program `ebpf:"btf_set_state"`
 	ExitAccept  *ebpf.Program `ebpf:"exit_accept"`
 	ExitAccept4 *ebpf.Program `ebpf:"exit_accept4"`
 	RawSetState *ebpf.Program `ebpf:"raw_set_state"`
@@ -211,7 +208,6 @@ type tcplifePrograms struct {
 
 func (p *tcplifePrograms) Close() error {
 	return _TcplifeClose(
-		p.BtfSetState,
 		p.ExitAccept,
 		p.ExitAccept4,
 		p.RawSetState,
