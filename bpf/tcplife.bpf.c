@@ -13,7 +13,13 @@
  *   - ESTABLISHED -> FIN_WAIT1 and CLOSE_WAIT -> LAST_ACK happen inside the
  *     owner's close() or shutdown(), whichever side closes first.
  * Only when none of these was seen does the close fall back to the current
- * task, as libbpf-tools always does. */
+ * task, as libbpf-tools always does.
+ *
+ * The peer: when the other end of a session is a socket on this machine
+ * (loopback, containers, namespaces), its owner is found by the session's
+ * endpoints seen from that end. Each owner is published under its socket's
+ * endpoints once they are complete (after accept, at ESTABLISHED, at the
+ * first close) and looked up reversed at close. */
 #include "bpftk.h"
 #include "filter.h"
 #include "events.h"
@@ -32,14 +38,16 @@ struct event {
 	__u64 rx_b;
 	__u64 tx_b;
 	__u32 pid;
+	__u32 peer_pid;
 	__u16 family;
 	__u16 sport;
 	__u16 dport;
 	__u8 owner_known; /* 0: the task current at close, as libbpf-tools */
-	__u8 pad;
+	__u8 peer_known;  /* 1: peer_pid and peer_comm own the other end */
 	__u8 saddr[16];
 	__u8 daddr[16];
 	char comm[TASK_COMM_LEN];
+	char peer_comm[TASK_COMM_LEN];
 };
 const struct event *unused_event __attribute__((unused));
 
@@ -78,6 +86,20 @@ struct {
 	__type(value, struct owner);
 } owners SEC(".maps");
 
+/* Owners by endpoints, for the peer lookup. LRU: an entry whose peer is
+ * not on this machine is never looked up and is not deleted either. */
+struct published {
+	struct owner o;
+	bool closed;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_SOCKS);
+	__type(key, struct endpoints);
+	__type(value, struct published);
+} by_endpoints SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -107,9 +129,55 @@ static __always_inline void remember_owner(const struct sock *sk, bool keep)
 	bpf_map_update_elem(&owners, &sk, &o, keep ? BPF_NOEXIST : BPF_ANY);
 }
 
+/* publish_owner makes the owner of sk findable by its endpoints, once
+ * they are complete (connect() picks the local port after SYN_SENT). */
+static __always_inline void publish_owner(const struct sock *sk)
+{
+	struct published p = {};
+	struct endpoints ep = {};
+	struct owner *o;
+
+	o = bpf_map_lookup_elem(&owners, &sk);
+	if (!o)
+		return;
+	sock_endpoints(sk, &ep);
+	if (!ep.sport || !ep.dport)
+		return;
+	p.o = *o;
+	bpf_map_update_elem(&by_endpoints, &ep, &p, BPF_ANY);
+}
+
+/* peer_owner fills the event's peer from the other end's published owner.
+ * The entries of a session go once both ends have closed. */
+static __always_inline void peer_owner(const struct endpoints *ep, struct event *e)
+{
+	struct endpoints rev = {};
+	struct published *peer, *self;
+
+	rev.family = ep->family;
+	rev.sport = ep->dport;
+	rev.dport = ep->sport;
+	__builtin_memcpy(rev.saddr, ep->daddr, 16);
+	__builtin_memcpy(rev.daddr, ep->saddr, 16);
+	peer = bpf_map_lookup_elem(&by_endpoints, &rev);
+	if (peer) {
+		e->peer_known = 1;
+		e->peer_pid = peer->o.pid;
+		__builtin_memcpy(e->peer_comm, peer->o.comm, sizeof(e->peer_comm));
+		if (peer->closed) {
+			bpf_map_delete_elem(&by_endpoints, &rev);
+			bpf_map_delete_elem(&by_endpoints, ep);
+			return;
+		}
+	}
+	self = bpf_map_lookup_elem(&by_endpoints, ep);
+	if (self)
+		self->closed = true;
+}
+
 static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate)
 {
-	struct endpoints ep;
+	struct endpoints ep = {};
 	struct session *sess;
 	struct owner *o;
 	struct event *e;
@@ -150,11 +218,15 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 	else if (newstate == TCP_CLOSE && oldstate == TCP_FIN_WAIT2)
 		flags = SEQ_FIN_RCVD; /* the peer's FIN ends FIN_WAIT2 */
 	sess->seq_flags |= flags;
-	if (newstate == TCP_SYN_SENT)
+	if (newstate == TCP_SYN_SENT) {
 		remember_owner(sk, false);
-	else if ((oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
-		 (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK))
+	} else if (newstate == TCP_ESTABLISHED) {
+		publish_owner(sk); /* the connecting side: owner known since SYN_SENT */
+	} else if ((oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
+		   (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK)) {
 		remember_owner(sk, true);
+		publish_owner(sk);
+	}
 	if (newstate != TCP_CLOSE)
 		return 0;
 
@@ -180,6 +252,9 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 	e = event_reserve(sizeof(*e));
 	if (!e)
 		goto cleanup;
+	e->peer_known = 0;
+	e->peer_pid = 0;
+	peer_owner(&ep, e);
 	e->ts_ns = now;
 	e->span_ns = now - sess->start_ns;
 	/* Payload bytes: the counters less the SYN and FINs they include. */
@@ -232,8 +307,10 @@ static __always_inline int accepted(struct syscall_exit_ctx *ctx)
 	if (ctx->ret < 0)
 		return 0;
 	sk = fd_sock(ctx->ret);
-	if (sk && bpf_map_lookup_elem(&birth, &sk))
+	if (sk && bpf_map_lookup_elem(&birth, &sk)) {
 		remember_owner(sk, false);
+		publish_owner(sk);
+	}
 	return 0;
 }
 

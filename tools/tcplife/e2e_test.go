@@ -149,6 +149,8 @@ type session struct {
 	PID        int    `json:"pid"`
 	Comm       string `json:"comm"`
 	Owner      string `json:"owner"`
+	PeerPID    int    `json:"peer_pid"`
+	PeerComm   string `json:"peer_comm"`
 	IP         int    `json:"ip"`
 	Laddr      string `json:"laddr"`
 	Lport      int    `json:"lport"`
@@ -193,7 +195,7 @@ var comm = func() string {
 	return c
 }()
 
-func checkSide(t *testing.T, s session, ok bool, pid, ip int, tx, rx int) {
+func checkSide(t *testing.T, s session, ok bool, pid, peer, ip int, tx, rx int) {
 	t.Helper()
 	if !ok {
 		t.Errorf("session missing (want pid %d)", pid)
@@ -201,6 +203,9 @@ func checkSide(t *testing.T, s session, ok bool, pid, ip int, tx, rx int) {
 	}
 	if s.PID != pid || s.Comm != comm || s.Owner != "socket" {
 		t.Errorf("%d->%d: pid %d comm %q owner %q, want pid %d comm %q owner socket", s.Lport, s.Rport, s.PID, s.Comm, s.Owner, pid, comm)
+	}
+	if s.PeerPID != peer || s.PeerComm != comm {
+		t.Errorf("%d->%d: peer pid %d comm %q, want %d %q", s.Lport, s.Rport, s.PeerPID, s.PeerComm, peer, comm)
 	}
 	if s.IP != ip || s.BytesTX != uint64(tx) || s.BytesRX != uint64(rx) {
 		t.Errorf("%d->%d: ip %d tx %d rx %d, want ip %d tx %d rx %d", s.Lport, s.Rport, s.IP, s.BytesTX, s.BytesRX, ip, tx, rx)
@@ -227,9 +232,9 @@ func TestEverySessionBothSides(t *testing.T) {
 			for i, pl := range plan {
 				cp := w.clientPorts[i]
 				s, ok := got[[2]int{cp, w.serverPort}]
-				checkSide(t, s, ok, w.clientPID, c.ip, pl.req, pl.resp)
+				checkSide(t, s, ok, w.clientPID, w.serverPID, c.ip, pl.req, pl.resp)
 				s, ok = got[[2]int{w.serverPort, cp}]
-				checkSide(t, s, ok, w.serverPID, c.ip, pl.resp, pl.req)
+				checkSide(t, s, ok, w.serverPID, w.clientPID, c.ip, pl.resp, pl.req)
 			}
 		})
 	}

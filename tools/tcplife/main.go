@@ -33,6 +33,11 @@ close() or shutdown() (the changes to FIN_WAIT1 and LAST_ACK). Only a session
 seen through none of these falls back to the process current at close
 ("owner":"current" in --json).
 
+When the other end of a session is also a socket on this machine (loopback,
+containers, network namespaces) and tcplife saw its owner, --json adds that
+process as peer_pid and peer_comm: each owner is also filed under its
+session's endpoints, and looked up from the other side at close.
+
 TX_KB and RX_KB are KiB with 2 decimals; --json has the exact bytes_tx and
 bytes_rx and the duration in microseconds.
 
@@ -222,6 +227,10 @@ func formatEvent(b []byte, e *tcplifeEvent, c config, now time.Time) []byte {
 			b = output.StrString(b, "owner", "socket")
 		} else {
 			b = output.StrString(b, "owner", "current")
+		}
+		if e.PeerKnown != 0 {
+			b = output.Uint(b, "peer_pid", uint64(e.PeerPid))
+			b = output.Str(b, "peer_comm", output.CString(e.PeerComm[:]))
 		}
 		b = output.Int(b, "ip", int64(ip))
 		b = append(b, `"laddr":"`...)

@@ -20,15 +20,16 @@ type tcplifeEvent struct {
 	RxB        uint64
 	TxB        uint64
 	Pid        uint32
+	PeerPid    uint32
 	Family     uint16
 	Sport      uint16
 	Dport      uint16
 	OwnerKnown uint8
-	Pad        uint8
+	PeerKnown  uint8
 	Saddr      [16]uint8
 	Daddr      [16]uint8
 	Comm       [16]int8
-	_          [4]byte
+	PeerComm   [16]int8
 }
 
 // Names of all BPF objects in the ELF.
@@ -36,6 +37,7 @@ type tcplifeEvent struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	tcplifeMapBirth        = "birth"
+	tcplifeMapByEndpoints  = "by_endpoints"
 	tcplifeMapCgroupMap    = "cgroup_map"
 	tcplifeMapDports       = "dports"
 	tcplifeMapDropped      = "dropped"
@@ -110,14 +112,15 @@ type tcplifeProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcplifeMapSpecs struct {
-	Birth      *ebpf.MapSpec `ebpf:"birth"`
-	CgroupMap  *ebpf.MapSpec `ebpf:"cgroup_map"`
-	Dports     *ebpf.MapSpec `ebpf:"dports"`
-	Dropped    *ebpf.MapSpec `ebpf:"dropped"`
-	Events     *ebpf.MapSpec `ebpf:"events"`
-	LostEvents *ebpf.MapSpec `ebpf:"lost_events"`
-	Owners     *ebpf.MapSpec `ebpf:"owners"`
-	Sports     *ebpf.MapSpec `ebpf:"sports"`
+	Birth       *ebpf.MapSpec `ebpf:"birth"`
+	ByEndpoints *ebpf.MapSpec `ebpf:"by_endpoints"`
+	CgroupMap   *ebpf.MapSpec `ebpf:"cgroup_map"`
+	Dports      *ebpf.MapSpec `ebpf:"dports"`
+	Dropped     *ebpf.MapSpec `ebpf:"dropped"`
+	Events      *ebpf.MapSpec `ebpf:"events"`
+	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
+	Owners      *ebpf.MapSpec `ebpf:"owners"`
+	Sports      *ebpf.MapSpec `ebpf:"sports"`
 }
 
 // tcplifeVariableSpecs contains global variables before they are loaded into the kernel.
@@ -157,19 +160,21 @@ func (o *tcplifeObjects) Close() error {
 //
 // It can be passed to loadTcplifeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcplifeMaps struct {
-	Birth      *ebpf.Map `ebpf:"birth"`
-	CgroupMap  *ebpf.Map `ebpf:"cgroup_map"`
-	Dports     *ebpf.Map `ebpf:"dports"`
-	Dropped    *ebpf.Map `ebpf:"dropped"`
-	Events     *ebpf.Map `ebpf:"events"`
-	LostEvents *ebpf.Map `ebpf:"lost_events"`
-	Owners     *ebpf.Map `ebpf:"owners"`
-	Sports     *ebpf.Map `ebpf:"sports"`
+	Birth       *ebpf.Map `ebpf:"birth"`
+	ByEndpoints *ebpf.Map `ebpf:"by_endpoints"`
+	CgroupMap   *ebpf.Map `ebpf:"cgroup_map"`
+	Dports      *ebpf.Map `ebpf:"dports"`
+	Dropped     *ebpf.Map `ebpf:"dropped"`
+	Events      *ebpf.Map `ebpf:"events"`
+	LostEvents  *ebpf.Map `ebpf:"lost_events"`
+	Owners      *ebpf.Map `ebpf:"owners"`
+	Sports      *ebpf.Map `ebpf:"sports"`
 }
 
 func (m *tcplifeMaps) Close() error {
 	return _TcplifeClose(
 		m.Birth,
+		m.ByEndpoints,
 		m.CgroupMap,
 		m.Dports,
 		m.Dropped,
