@@ -286,9 +286,7 @@ func (in *rawBTF) write(keep []bool) ([]byte, error) {
 		switch kind {
 		case kindPtr:
 			put(0)
-		case kindTypedef, kindVolatile, kindConst, kindRestrict, kindTypeTag, kindFunc:
-			put(ref(in.u32(p + 8)))
-		case kindFuncProto:
+		case kindTypedef, kindVolatile, kindConst, kindRestrict, kindTypeTag, kindFuncProto:
 			put(ref(in.u32(p + 8)))
 		default: // size, or unused
 			put(in.u32(p + 8))
