@@ -47,7 +47,7 @@ static __always_inline int enqueue(struct task_struct *t)
 		return 0; /* the idle task does not queue */
 	if (targ_tgid && tgid != targ_tgid)
 		return 0;
-	if (!current_cgroup_ok())
+	if (!task_cgroup_ok(t))
 		return 0;
 	ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&start, &pid, &ts, BPF_ANY))

@@ -179,13 +179,32 @@ func Load(o Options) (*Collection, error) {
 			delete(spec.Programs, name)
 		}
 	}
-	consts := o.Const
+	var cgroup *os.File
 	if o.CgroupPath != "" {
-		consts = make(map[string]any, len(o.Const)+1)
+		f, err := OpenCgroup(o.CgroupPath)
+		if err != nil {
+			return nil, err
+		}
+		cgroup = f
+		defer cgroup.Close()
+	}
+
+	consts := o.Const
+	if cgroup != nil {
+		consts = make(map[string]any, len(o.Const)+2)
 		for k, v := range o.Const {
 			consts[k] = v
 		}
 		consts["filter_cg"] = true
+		// Programs that ask about a task other than the current one
+		// (runqlat: the task woken) match the cgroup by id.
+		if _, ok := spec.Variables["targ_cgid"]; ok {
+			var st unix.Stat_t
+			if err := unix.Fstat(int(cgroup.Fd()), &st); err != nil {
+				return nil, fmt.Errorf("cgroup %s: %w", o.CgroupPath, err)
+			}
+			consts["targ_cgid"] = st.Ino
+		}
 	}
 	for name, v := range consts {
 		vs, ok := spec.Variables[name]
@@ -202,16 +221,6 @@ func Load(o Options) (*Collection, error) {
 			return nil, fmt.Errorf("BPF program has no map %q", name)
 		}
 		ms.MaxEntries = n
-	}
-
-	var cgroup *os.File
-	if o.CgroupPath != "" {
-		f, err := OpenCgroup(o.CgroupPath)
-		if err != nil {
-			return nil, err
-		}
-		cgroup = f
-		defer cgroup.Close()
 	}
 
 	// The kernel types to relocate against: the full decode when a tp_btf

@@ -437,42 +437,18 @@ func TestBadCgroup(t *testing.T) {
 	testutil.SingleLineError(t, testutil.Run(t, bin, "-c", t.TempDir()), "opensnoop", 1)
 }
 
-// cgroupV2Root finds where the cgroup v2 hierarchy is mounted.
-func cgroupV2Root(t *testing.T) string {
-	data, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(data), "\n") {
-		f := strings.Fields(l)
-		if len(f) > 2 && f[2] == "cgroup2" {
-			return f[1]
-		}
-	}
-	t.Skip("no cgroup v2 hierarchy mounted")
-	return ""
-}
-
 func TestCgroupFilter(t *testing.T) {
 	testutil.RequireBPF(t)
 	bin := testutil.BuildTool(t, "opensnoop")
 	dir, paths := workload(t, 8, 4)
-	cg := filepath.Join(cgroupV2Root(t), fmt.Sprintf("bpftk-test-%d", os.Getpid()))
-	if err := os.Mkdir(cg, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	cg := testutil.NewCgroup(t)
 	inside := startHelper(t, paths)
 	outside := startHelper(t, paths)
 	t.Cleanup(func() {
-		// The helpers have exited (or are killed by their own cleanup,
-		// which runs first), so the cgroup is empty and can go.
 		inside.cmd.Process.Kill()
 		inside.cmd.Wait()
-		os.Remove(cg)
 	})
-	if err := os.WriteFile(filepath.Join(cg, "cgroup.procs"), []byte(strconv.Itoa(inside.Pid)), 0); err != nil {
-		t.Fatal(err)
-	}
+	testutil.MoveToCgroup(t, cg, inside.Pid)
 	p := testutil.Start(t, bin, "-c", cg)
 	opens := inside.release(t)
 	outside.release(t)

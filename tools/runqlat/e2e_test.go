@@ -26,9 +26,19 @@ import (
 const helperEnv = "RUNQLAT_TEST_HELPER"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(helperEnv) == "1" {
+	switch os.Getenv(helperEnv) {
+	case "1":
 		helperMain()
 		return
+	case "reader":
+		// Blocks reading stdin one byte at a time: each byte the test
+		// writes is a wakeup done by the test, in another cgroup.
+		buf := make([]byte, 1)
+		for {
+			if _, err := os.Stdin.Read(buf); err != nil {
+				return
+			}
+		}
 	}
 	os.Exit(m.Run())
 }
@@ -230,6 +240,64 @@ func TestPerProcessShowsContender(t *testing.T) {
 		}
 	}
 	t.Fatalf("no histogram for the contending pid %d:\n%s", pid, res.Stdout)
+}
+
+// TestCgroupCountsTheTaskWoken: -c attributes a wait to the cgroup of the
+// task that waits, not of the task that woke it (libbpf-tools checks the
+// current task at the wakeup, which is the waker, often an interrupt). A
+// reader inside the cgroup is woken by every byte the test, outside it,
+// writes into its pipe, while spinning threads outside keep the CPUs busy.
+func TestCgroupCountsTheTaskWoken(t *testing.T) {
+	testutil.RequireBPF(t)
+	bin := testutil.BuildTool(t, "runqlat")
+	cg := testutil.NewCgroup(t)
+	reader := exec.Command(os.Args[0])
+	reader.Env = append(os.Environ(), helperEnv+"=reader")
+	pipe, _ := reader.StdinPipe()
+	if err := reader.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pipe.Close(); reader.Wait() })
+	testutil.MoveToCgroup(t, cg, reader.Process.Pid)
+	spinner := startHelper(t, 2*time.Second)
+
+	p := testutil.Start(t, bin, "-c", cg, "-P", "--json")
+	before := runDelay(t, reader.Process.Pid)
+	writes := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); writes++ {
+			pipe.Write([]byte{'x'})
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	spinner.spin(t)
+	<-done
+	time.Sleep(100 * time.Millisecond)
+	after := runDelay(t, reader.Process.Pid)
+	res := p.Stop()
+
+	var count, sum uint64
+	for _, h := range parse(t, res)[0].Histograms {
+		if int(h.PID) != reader.Process.Pid {
+			t.Errorf("-c counted pid %d (%s), outside the cgroup", h.PID, h.Comm)
+			continue
+		}
+		count, sum = h.Count, h.SumNs
+	}
+	want := delta(before, after)
+	t.Logf("%d bytes written; runqlat: %d waits, %d ns; kernel run_delay of the reader: %d ns", writes, count, sum, want)
+	// Bytes that arrive while the reader is still queued are read without
+	// a new wakeup, so not every write counts; counting the waker's cgroup
+	// instead would leave (nearly) none.
+	if count < uint64(writes)/4 {
+		t.Errorf("%d waits counted for the reader, which was woken by %d writes", count, writes)
+	}
+	// The same tolerance as agree: a few us per wait plus 3%.
+	if tol := 0.03*float64(want) + 20e3*float64(count); math.Abs(float64(sum)-float64(want)) > tol {
+		t.Errorf("runqlat measured %d ns of run-queue delay for the reader, the kernel's run_delay says %d ns", sum, want)
+	}
 }
 
 func TestTextSectionsAndIntervals(t *testing.T) {

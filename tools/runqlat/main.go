@@ -30,7 +30,9 @@ interval each interval prints and clears. --json adds the count and the sum
 of the waits to each histogram, so the average and the total run-queue delay
 are one division away. The per-process (-P) table holds 10240 processes, the
 per-thread (-L) table 32768 threads: waits that find the table full are
-counted and reported, never dropped in silence.
+counted and reported, never dropped in silence. -c counts the waits of tasks
+in that cgroup (v2) or below it, whoever woke them (libbpf-tools tests the
+waker, which for a wakeup from an interrupt is whatever task it interrupted).
 
 Examples:
    runqlat                # summarize run queue latency as a histogram

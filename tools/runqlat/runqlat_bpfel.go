@@ -40,6 +40,7 @@ const (
 	runqlatProgRawWakeupNew = "raw_wakeup_new"
 	runqlatVarFilterCg      = "filter_cg"
 	runqlatVarSection       = "section"
+	runqlatVarTargCgid      = "targ_cgid"
 	runqlatVarTargTgid      = "targ_tgid"
 	runqlatVarTargTid       = "targ_tid"
 	runqlatVarTargUid       = "targ_uid"
@@ -113,6 +114,7 @@ type runqlatMapSpecs struct {
 type runqlatVariableSpecs struct {
 	FilterCg      *ebpf.VariableSpec `ebpf:"filter_cg"`
 	Section       *ebpf.VariableSpec `ebpf:"section"`
+	TargCgid      *ebpf.VariableSpec `ebpf:"targ_cgid"`
 	TargTgid      *ebpf.VariableSpec `ebpf:"targ_tgid"`
 	TargTid       *ebpf.VariableSpec `ebpf:"targ_tid"`
 	TargUid       *ebpf.VariableSpec `ebpf:"targ_uid"`
@@ -161,6 +163,7 @@ func (m *runqlatMaps) Close() error {
 type runqlatVariables struct {
 	FilterCg      *ebpf.Variable `ebpf:"filter_cg"`
 	Section       *ebpf.Variable `ebpf:"section"`
+	TargCgid      *ebpf.Variable `ebpf:"targ_cgid"`
 	TargTgid      *ebpf.Variable `ebpf:"targ_tgid"`
 	TargTid       *ebpf.Variable `ebpf:"targ_tid"`
 	TargUid       *ebpf.Variable `ebpf:"targ_uid"`
