@@ -115,6 +115,23 @@ func (c *Collection) Detach() {
 	c.links = nil
 }
 
+// Missed is how many times the kernel skipped one of the attached programs
+// instead of running it: its BPF recursion protection drops a program's run
+// when a BPF program is already running on that CPU (another tool's, or one
+// interrupted by the event). Those events are lost before any map or ring
+// could count them; only the kernel knows (5.12+; 0 before).
+func (c *Collection) Missed() uint64 {
+	var n uint64
+	for _, ch := range c.Attached {
+		if p := c.coll.Programs[ch.Program]; p != nil {
+			if st, err := p.Stats(); err == nil {
+				n += st.RecursionMisses
+			}
+		}
+	}
+	return n
+}
+
 // Close detaches all programs and frees the collection.
 func (c *Collection) Close() {
 	if c == nil {

@@ -29,6 +29,16 @@ type Counter struct {
 	N    uint64
 }
 
+// Missed is the counter of probe runs the kernel skipped
+// (loader.Collection.Missed), for Report.
+func Missed(n uint64) Counter {
+	return Counter{
+		JSON: "missed_events",
+		Text: "missed %d events: the kernel skipped the probe while another BPF program ran on that CPU",
+		N:    n,
+	}
+}
+
 // Report prints the end-of-run account: in JSON mode a last line
 // {"summary":{"events":N,"lost_events":M,...}}, in text mode a warning on
 // stderr (through warnf) for each loss that happened. Losses are never

@@ -139,7 +139,7 @@ func run(r *cli.Run) error {
 	if err != nil {
 		return err
 	}
-	return rd.Report(out, cfg.json, r.Warnf)
+	return rd.Report(out, cfg.json, r.Warnf, ringbuf.Missed(coll.Missed()))
 }
 
 // ringSize is the ring buffer size in bytes: about 13,000 events, tens of

@@ -196,7 +196,7 @@ func run(r *cli.Run) error {
 		JSON: "untracked_sessions",
 		Text: "%d sessions not tracked: more than 16384 sockets were open at once",
 		N:    dropped,
-	})
+	}, ringbuf.Missed(coll.Missed()))
 }
 
 func header(c config) string {

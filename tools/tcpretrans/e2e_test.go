@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,6 +237,45 @@ func countFlow(t *testing.T, res testutil.Result, l *lossyLink, ip int) uint64 {
 	return got
 }
 
+// missedRe finds the kernel's skipped probe runs in a warning on stderr.
+var missedRe = regexp.MustCompile(`missed (\d+) (events|retransmits)`)
+
+// missed is how many runs of its probe the tool says the kernel skipped
+// (BPF recursion protection), from the JSON summary or the stderr warning.
+func missed(t *testing.T, res testutil.Result) uint64 {
+	t.Helper()
+	for _, line := range res.Lines() {
+		var s struct {
+			Summary *struct {
+				Missed uint64 `json:"missed_events"`
+			} `json:"summary"`
+			Missed *uint64 `json:"missed_events"`
+		}
+		if json.Unmarshal([]byte(line), &s) == nil {
+			if s.Summary != nil {
+				return s.Summary.Missed
+			}
+			if s.Missed != nil {
+				return *s.Missed
+			}
+		}
+	}
+	if m := missedRe.FindStringSubmatch(res.Stderr); m != nil {
+		n, _ := strconv.ParseUint(m[1], 10, 64)
+		return n
+	}
+	return 0
+}
+
+// agree: with one segment per skb (gso_max_segs 1) the tracepoint (one call
+// per skb retransmitted) and TcpRetransSegs (segments) count the same
+// thing, so they must be equal, except for runs of the probe the kernel
+// skipped, which the tool reports: got <= want <= got + missed. On a quiet
+// test machine missed is 0 and this is plain equality.
+func agree(got, want, missed uint64) bool {
+	return want > 0 && got <= want && want <= got+missed
+}
+
 func checkEvents(t *testing.T, bin, network string, ip int, args ...string) {
 	res, l, want := runLossyNet(t, network, bin, args...)
 	if want == 0 {
@@ -245,11 +285,8 @@ func checkEvents(t *testing.T, bin, network string, ip int, args ...string) {
 	if !strings.Contains(res.Stdout, `{"summary":`) {
 		t.Error("no final summary object")
 	}
-	// gso_max_segs 1 makes every retransmitted skb one segment, so the
-	// tracepoint (one call per skb sent) and TcpRetransSegs (segments) count
-	// the same thing: equal, no tolerance.
-	if got != want {
-		t.Fatalf("tcpretrans reported %d retransmits of the flow, the sender's TcpRetransSegs grew by %d", got, want)
+	if m := missed(t, res); !agree(got, want, m) {
+		t.Fatalf("tcpretrans reported %d retransmits of the flow (and %d missed), the sender's TcpRetransSegs grew by %d", got, m, want)
 	}
 	t.Logf("%d retransmits, matching TcpRetransSegs", got)
 }
@@ -279,8 +316,8 @@ func TestTextOutput(t *testing.T) {
 		}
 		got++
 	}
-	if got != want {
-		t.Fatalf("%d lines for the flow, TcpRetransSegs grew by %d", got, want)
+	if m := missed(t, res); !agree(got, want, m) {
+		t.Fatalf("%d lines for the flow (and %d missed), TcpRetransSegs grew by %d", got, m, want)
 	}
 }
 
@@ -302,8 +339,8 @@ func TestCountModeMatchesRetransSegs(t *testing.T) {
 			got += f.Retransmits
 		}
 	}
-	if want == 0 || got != want {
-		t.Fatalf("count mode: %d retransmits for the flow, TcpRetransSegs grew by %d", got, want)
+	if !agree(got, want, rep.Missed) {
+		t.Fatalf("count mode: %d retransmits for the flow (and %d missed), TcpRetransSegs grew by %d", got, rep.Missed, want)
 	}
 
 	// The text table carries the same count.
@@ -315,7 +352,10 @@ func TestCountModeMatchesRetransSegs(t *testing.T) {
 		}
 	}
 	f := strings.Fields(row)
-	if len(f) != 3 || f[2] != strconv.FormatUint(want, 10) {
+	if len(f) != 3 {
+		t.Fatalf("count table row %q: want 3 columns\n%s", row, res.Stdout)
+	}
+	if n, _ := strconv.ParseUint(f[2], 10, 64); !agree(n, want, missed(t, res)) {
 		t.Fatalf("count table row %q, want %d retransmits (TcpRetransSegs)\n%s", row, want, res.Stdout)
 	}
 	if !strings.Contains(res.Stdout, "LADDR:LPORT") || !strings.Contains(res.Stdout, "RETRANSMITS") {

@@ -157,7 +157,7 @@ func runEvents(r *cli.Run, coll *loader.Collection) error {
 	if err != nil {
 		return err
 	}
-	return rd.Report(out, r.JSON, r.Warnf)
+	return rd.Report(out, r.JSON, r.Warnf, ringbuf.Missed(coll.Missed()))
 }
 
 const header = "TIME     PID     IP LADDR:LPORT          T> RADDR:RPORT          STATE\n"
@@ -231,7 +231,7 @@ func runCount(r *cli.Run, coll *loader.Collection) error {
 		}
 	}
 	return r.Reports(func() error {
-		return printCounts(r, coll.Map("counts"), coll.Map("dropped"))
+		return printCounts(r, coll)
 	}, coll.Detach)
 }
 
@@ -256,18 +256,21 @@ func readCounts(m *ebpf.Map) ([]flowCount, error) {
 	return flows, nil
 }
 
-func printCounts(r *cli.Run, counts, dropped *ebpf.Map) error {
-	flows, err := readCounts(counts)
+func printCounts(r *cli.Run, coll *loader.Collection) error {
+	flows, err := readCounts(coll.Map("counts"))
 	if err != nil {
 		return err
 	}
-	nDropped, err := ringbuf.SumPerCPU(dropped)
+	nDropped, err := ringbuf.SumPerCPU(coll.Map("dropped"))
 	if err != nil {
 		return err
 	}
+	missed := coll.Missed()
 	now := time.Now()
 	if r.JSON {
-		_, err := r.Out.Write(countReport(flows, nDropped, now).appendJSON(nil))
+		rep := countReport(flows, nDropped, now)
+		rep.Missed = missed
+		_, err := r.Out.Write(rep.appendJSON(nil))
 		return err
 	}
 	rows := make([][]string, 0, len(flows))
@@ -289,6 +292,10 @@ func printCounts(r *cli.Run, counts, dropped *ebpf.Map) error {
 		r.Out.Flush()
 		fmt.Fprintf(os.Stderr, "%s: %d retransmits not counted: the flow table (10240 flows) was full\n", r.Tool, nDropped)
 	}
+	if missed > 0 {
+		r.Out.Flush()
+		r.Warnf("missed %d retransmits: the kernel skipped the probe while another BPF program ran on that CPU", missed)
+	}
 	return r.Out.Flush()
 }
 
@@ -306,6 +313,7 @@ type jsonCounts struct {
 	Flows        []jsonFlow `json:"flows"`
 	Total        uint64     `json:"total"`
 	CountDropped uint64     `json:"count_dropped"`
+	Missed       uint64     `json:"missed_events"` // runs the kernel skipped (loader.Collection.Missed)
 }
 
 func (c jsonCounts) appendJSON(b []byte) []byte {
@@ -325,6 +333,7 @@ func (c jsonCounts) appendJSON(b []byte) []byte {
 	b = output.Close(b, ']')
 	b = output.Uint(b, "total", c.Total)
 	b = output.Uint(b, "count_dropped", c.CountDropped)
+	b = output.Uint(b, "missed_events", c.Missed)
 	return output.End(b)
 }
 
