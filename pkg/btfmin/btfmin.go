@@ -166,7 +166,7 @@ func parse(raw []byte) (*rawBTF, error) {
 		return nil, fmt.Errorf("BTF sections out of bounds: %w", ErrUnsupported)
 	}
 	in := &rawBTF{bo: bo, types: body[typeOff : typeOff+typeLen], strs: body[strOff : strOff+strLen]}
-	in.off = make([]uint32, 1, len(in.types)/32)
+	in.off = make([]uint32, 1, 1+len(in.types)/32)
 	for p := 0; p < len(in.types); {
 		if p+typeHeader > len(in.types) {
 			return nil, fmt.Errorf("truncated type at %d: %w", p, ErrUnsupported)
@@ -175,6 +175,9 @@ func parse(raw []byte) (*rawBTF, error) {
 		n, err := in.extra(p)
 		if err != nil {
 			return nil, err
+		}
+		if p+typeHeader+n > len(in.types) {
+			return nil, fmt.Errorf("truncated type at %d: %w", p, ErrUnsupported)
 		}
 		p += typeHeader + n
 	}

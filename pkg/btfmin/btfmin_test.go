@@ -87,6 +87,17 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
+// TestTruncated: a type whose members run past the types section is an
+// error, not a panic.
+func TestTruncated(t *testing.T) {
+	raw := []byte{0x9f, 0xeb, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0}
+	// One struct (kind 4) with 2 members but no member data.
+	raw = append(raw, 0, 0, 0, 0, 2, 0, 0, 4, 8, 0, 0, 0, 0)
+	if _, err := Extract(raw, names); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Extract = %v, want ErrUnsupported", err)
+	}
+}
+
 func BenchmarkExtract(b *testing.B) {
 	raw := vmlinux(b)
 	for b.Loop() {
