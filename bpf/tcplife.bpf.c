@@ -137,50 +137,58 @@ static __always_inline void publish_owner(const struct sock *sk)
 	struct endpoints ep = {};
 	struct owner *o;
 
-	o = bpf_map_lookup_elem(&owners, &sk);
-	if (!o)
-		return;
 	sock_endpoints(sk, &ep);
 	if (!ep.sport || !ep.dport)
 		return;
+	o = bpf_map_lookup_elem(&owners, &sk);
+	if (!o) {
+		/* An entry left by an earlier session on these endpoints
+		 * must not pose as this one's owner. */
+		bpf_map_delete_elem(&by_endpoints, &ep);
+		return;
+	}
 	p.o = *o;
 	bpf_map_update_elem(&by_endpoints, &ep, &p, BPF_ANY);
 }
 
-/* peer_owner fills the event's peer from the other end's published owner.
- * The entries of a session go once both ends have closed. */
-static __always_inline void peer_owner(const struct endpoints *ep, struct event *e)
+/* peer_owner copies the other end's published owner into peer (true when
+ * there is one) and does the bookkeeping of a close: the entries of a
+ * session go once both ends have closed. It runs at every close, before the
+ * filters, so that a close that prints nothing still does its part. */
+static __always_inline bool peer_owner(const struct endpoints *ep, struct owner *peer)
 {
 	struct endpoints rev = {};
-	struct published *peer, *self;
+	struct published *other, *self;
+	bool found = false;
 
 	rev.family = ep->family;
 	rev.sport = ep->dport;
 	rev.dport = ep->sport;
 	__builtin_memcpy(rev.saddr, ep->daddr, 16);
 	__builtin_memcpy(rev.daddr, ep->saddr, 16);
-	peer = bpf_map_lookup_elem(&by_endpoints, &rev);
-	if (peer) {
-		e->peer_known = 1;
-		e->peer_pid = peer->o.pid;
-		__builtin_memcpy(e->peer_comm, peer->o.comm, sizeof(e->peer_comm));
-		if (peer->closed) {
+	other = bpf_map_lookup_elem(&by_endpoints, &rev);
+	if (other) {
+		*peer = other->o;
+		found = true;
+		if (other->closed) {
 			bpf_map_delete_elem(&by_endpoints, &rev);
 			bpf_map_delete_elem(&by_endpoints, ep);
-			return;
+			return found;
 		}
 	}
 	self = bpf_map_lookup_elem(&by_endpoints, ep);
 	if (self)
 		self->closed = true;
+	return found;
 }
 
 static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate)
 {
 	struct endpoints ep = {};
 	struct session *sess;
-	struct owner *o;
+	struct owner *o, peer = {};
 	struct event *e;
+	bool peer_known;
 	__u64 now, tx, rx;
 	__u32 flags = 0;
 
@@ -232,6 +240,7 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 
 	now = bpf_ktime_get_ns();
 	sock_endpoints(sk, &ep);
+	peer_known = peer_owner(&ep, &peer);
 	if (filter_sport && !bpf_map_lookup_elem(&sports, &ep.sport))
 		goto cleanup;
 	if (filter_dport && !bpf_map_lookup_elem(&dports, &ep.dport))
@@ -252,9 +261,9 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 	e = event_reserve(sizeof(*e));
 	if (!e)
 		goto cleanup;
-	e->peer_known = 0;
-	e->peer_pid = 0;
-	peer_owner(&ep, e);
+	e->peer_known = peer_known;
+	e->peer_pid = peer.pid;
+	__builtin_memcpy(e->peer_comm, peer.comm, sizeof(e->peer_comm));
 	e->ts_ns = now;
 	e->span_ns = now - sess->start_ns;
 	/* Payload bytes: the counters less the SYN and FINs they include. */

@@ -155,6 +155,9 @@ func parse(raw []byte) (*rawBTF, error) {
 			return nil, fmt.Errorf("no BTF magic: %w", ErrUnsupported)
 		}
 	}
+	if raw[2] != 1 {
+		return nil, fmt.Errorf("BTF version %d: %w", raw[2], ErrUnsupported)
+	}
 	hdrLen := bo.Uint32(raw[4:])
 	typeOff, typeLen := bo.Uint32(raw[8:]), bo.Uint32(raw[12:])
 	strOff, strLen := bo.Uint32(raw[16:]), bo.Uint32(raw[20:])
@@ -212,7 +215,7 @@ func (in *rawBTF) extra(p int) (int, error) {
 }
 
 func (in *rawBTF) str(off uint32) []byte {
-	if int(off) >= len(in.strs) {
+	if uint64(off) >= uint64(len(in.strs)) {
 		return nil
 	}
 	s := in.strs[off:]

@@ -119,7 +119,9 @@ func (c *Collection) Detach() {
 // instead of running it: its BPF recursion protection drops a program's run
 // when a BPF program is already running on that CPU (another tool's, or one
 // interrupted by the event). Those events are lost before any map or ring
-// could count them; only the kernel knows (5.12+; 0 before).
+// could count them; only the kernel knows. Kernels count these misses for
+// tracepoint and raw tracepoint programs since about 6.7; older ones drop
+// such runs without a trace and this reads 0.
 func (c *Collection) Missed() uint64 {
 	var n uint64
 	for _, ch := range c.Attached {
@@ -254,9 +256,11 @@ func Load(o Options) (*Collection, error) {
 		}
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: p.cache, Programs: ebpf.ProgramOptions{KernelTypes: kernelTypes}})
-	if err != nil && trimmed {
+	if err != nil && trimmed && strings.Contains(err.Error(), "CO-RE") {
 		// Cannot happen by design (the cut keeps every member of every
-		// type asked for); should it anyway, the full BTF decides.
+		// type asked for); should a relocation fail anyway, the full BTF
+		// decides. Other load errors (verifier, permissions) would only
+		// repeat.
 		logf("load against the cut kernel BTF failed, retrying with all of it: %v", err)
 		coll, err = ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: p.cache})
 	}
