@@ -39,7 +39,13 @@ func newLoopDev(t *testing.T) *loopDev {
 	// udev may probe a new device (blkid reads); let that finish before
 	// the test takes its first snapshot.
 	exec.Command("udevadm", "settle", "-t", "5").Run()
-	return &loopDev{name: filepath.Base(path), path: path}
+	d := &loopDev{name: filepath.Base(path), path: path}
+	// Let udev finish probing the new device before anything is measured.
+	if _, err := exec.LookPath("udevadm"); err == nil {
+		exec.Command("udevadm", "settle", "--timeout=5").Run()
+	}
+	d.quiesce(t)
+	return d
 }
 
 // ioStat is the part of /sys/block/<dev>/stat the test checks: completed
@@ -63,6 +69,25 @@ func (d *loopDev) stat(t *testing.T) ioStat {
 		return v
 	}
 	return ioStat{field(0), field(4), field(11), field(14)}
+}
+
+// quiesce waits until nothing is in flight on the device: udev probes a new
+// loop device with reads of its own, and one issued before biolatency
+// attached but completed after the first snapshot would be in the stat
+// delta without a start time for biolatency to measure from.
+func (d *loopDev) quiesce(t *testing.T) {
+	t.Helper()
+	for i := 0; i < 500; i++ {
+		b, err := os.ReadFile("/sys/block/" + d.name + "/inflight")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(b)); len(f) == 2 && f[0] == "0" && f[1] == "0" {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s still has I/O in flight after 5 s", d.name)
 }
 
 func (s ioStat) minus(o ioStat) ioStat {
@@ -132,6 +157,7 @@ func measure(t *testing.T, d *loopDev, args ...string) (testutil.Result, ioStat)
 	t.Helper()
 	bin := testutil.BuildTool(t, "biolatency")
 	p := testutil.Start(t, bin, args...)
+	d.quiesce(t)
 	before := d.stat(t)
 	d.io(t, 37, 23)
 	time.Sleep(100 * time.Millisecond)
