@@ -16,10 +16,15 @@ func Obj(b []byte) []byte { return append(b, '{') }
 
 // End closes an object and the line.
 func End(b []byte) []byte {
+	return append(trimComma(b), '}', '\n')
+}
+
+// trimComma drops the comma after the last field or element.
+func trimComma(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == ',' {
-		b = b[:n-1]
+		return b[:n-1]
 	}
-	return append(b, '}', '\n')
+	return b
 }
 
 func key(b []byte, k string) []byte {
@@ -35,47 +40,26 @@ func Key(b []byte, k string) []byte { return key(b, k) }
 // Close ends the array or object begun with '[' or '{': it drops the comma
 // after the last element and appends c and the comma that follows a value.
 func Close(b []byte, c byte) []byte {
-	if n := len(b); n > 0 && b[n-1] == ',' {
-		b = b[:n-1]
-	}
-	return append(b, c, ',')
+	return append(trimComma(b), c, ',')
 }
 
-// Any appends "k":v, for the value types section keys and summaries use.
+// Any appends "k":v, for histogram section keys: strings and the integer
+// types the tools key sections by; anything else as its fmt string.
 func Any(b []byte, k string, v any) []byte {
-	return append(AppendAny(key(b, k), v), ',')
-}
-
-// AppendAny appends v as a JSON value: strings, byte slices (as strings),
-// booleans and numbers; anything else as its fmt string.
-func AppendAny(b []byte, v any) []byte {
+	b = key(b, k)
 	switch v := v.(type) {
 	case string:
-		return AppendJSONString(b, []byte(v))
-	case []byte:
-		return AppendJSONString(b, v)
-	case bool:
-		return strconv.AppendBool(b, v)
-	case int:
-		return strconv.AppendInt(b, int64(v), 10)
-	case int32:
-		return strconv.AppendInt(b, int64(v), 10)
-	case int64:
-		return strconv.AppendInt(b, v, 10)
-	case uint:
-		return strconv.AppendUint(b, uint64(v), 10)
-	case uint16:
-		return strconv.AppendUint(b, uint64(v), 10)
+		b = AppendJSONString(b, []byte(v))
 	case uint32:
-		return strconv.AppendUint(b, uint64(v), 10)
+		b = strconv.AppendUint(b, uint64(v), 10)
 	case uint64:
-		return strconv.AppendUint(b, v, 10)
-	case float64:
-		return strconv.AppendFloat(b, v, 'g', -1, 64)
-	case nil:
-		return append(b, "null"...)
+		b = strconv.AppendUint(b, v, 10)
+	case int:
+		b = strconv.AppendInt(b, int64(v), 10)
+	default:
+		b = AppendJSONString(b, []byte(fmt.Sprint(v)))
 	}
-	return AppendJSONString(b, []byte(fmt.Sprint(v)))
+	return append(b, ',')
 }
 
 // Int appends "k":v,

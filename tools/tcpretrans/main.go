@@ -268,9 +268,7 @@ func printCounts(r *cli.Run, coll *loader.Collection) error {
 	missed := coll.Missed()
 	now := time.Now()
 	if r.JSON {
-		rep := countReport(flows, nDropped, now)
-		rep.Missed = missed
-		_, err := r.Out.Write(rep.appendJSON(nil))
+		_, err := r.Out.Write(countReport(flows, nDropped, missed, now).appendJSON(nil))
 		return err
 	}
 	rows := make([][]string, 0, len(flows))
@@ -337,8 +335,8 @@ func (c jsonCounts) appendJSON(b []byte) []byte {
 	return output.End(b)
 }
 
-func countReport(flows []flowCount, dropped uint64, now time.Time) jsonCounts {
-	rep := jsonCounts{Time: now.Format(time.RFC3339Nano), Flows: []jsonFlow{}, CountDropped: dropped}
+func countReport(flows []flowCount, dropped, missed uint64, now time.Time) jsonCounts {
+	rep := jsonCounts{Time: now.Format(time.RFC3339Nano), Flows: []jsonFlow{}, CountDropped: dropped, Missed: missed}
 	for _, f := range flows {
 		ip := 4
 		if f.Key.Family == afInet6 {
